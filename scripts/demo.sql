@@ -1,0 +1,38 @@
+-- The run command's demo: a message's whole life in pg_mq, step by step.
+\pset footer off
+SET pg_mq.retry_base_delay = 0;   -- retry at once, so the demo need not wait
+
+\echo '\n-- 1. publish three messages; the second has a higher priority, the third is delayed'
+SELECT mq_publish('orders', '{"order": 1}') AS first,
+       mq_publish('orders', '{"order": 2}', priority => 5) AS urgent,
+       mq_publish('orders', '{"order": 3}', delay => '1 hour') AS later;
+
+\echo '\n-- 2. poll: the urgent one comes first; the delayed one is not due yet'
+SELECT id, payload, priority, retry_count, lease IS NOT NULL AS leased
+FROM mq_poll('orders', 10, consumer_id => 'demo-worker');
+
+\echo '\n-- 3. complete both deliveries'
+SELECT id, mq_complete(id) AS completed
+FROM mq.messages WHERE topic = 'orders' AND status = 'PROCESSING' ORDER BY id;
+
+\echo '\n-- 4. a message that fails: one retry allowed, so two failures dead-letter it'
+SELECT mq_publish('payments', '{"charge": 99}', max_retries => 1) AS payment \gset
+SELECT id AS delivery_1 FROM mq_poll('payments');
+SELECT mq_fail(:payment, 'card declined') AS after_failure_1;
+SELECT id AS delivery_2, retry_count FROM mq_poll('payments');
+SELECT mq_fail(:payment, 'card declined again') AS after_failure_2;
+SELECT id AS dead_letter_id, original_id, error_message, retry_count, replayed
+FROM mq.dead_letters WHERE original_id = :payment;
+
+\echo '\n-- 5. replay the dead letter: a new PENDING message with the same trace'
+SELECT mq_replay(id) AS replayed_as FROM mq.dead_letters WHERE original_id = :payment \gset
+SELECT id, status, retry_count FROM mq.messages WHERE id = :replayed_as;
+SELECT id AS delivery_3 FROM mq_poll('payments');
+SELECT mq_complete(:replayed_as) AS completed;
+
+\echo '\n-- 6. the whole story of the payment, from its trace'
+SELECT event, message_id, detail, created_at
+FROM mq_trace((SELECT trace_id FROM mq.messages WHERE id = :payment));
+
+\echo '\n-- 7. the tables'
+SELECT topic, status, count(*) FROM mq.messages GROUP BY 1, 2 ORDER BY 1, 2;

@@ -1,0 +1,60 @@
+# Shared by scripts/run.sh and scripts/test.sh: installs what is missing on a fresh Debian 12
+# machine and wraps the PostgreSQL tools so servers run as an unprivileged user.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG="$PG_BIN/pg_config"
+PGRX_VERSION=0.18.0
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo)
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\n==> %s\n' "$*"; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Runs a command as root (directly, or through sudo for a developer account).
+as_root() { if is_root; then "$@"; else sudo "$@"; fi; }
+
+# Runs a PostgreSQL server tool as the unprivileged user that owns the clusters: postgres
+# when we are root (initdb and postgres refuse to run as root), else the calling user.
+as_pg_user() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        say "installing ${missing[*]}"
+        as_root apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    fi
+}
+
+ensure_cargo_pgrx() {
+    command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (rustup) first" >&2; exit 1; }
+    if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
+        say "installing cargo-pgrx $PGRX_VERSION (a few minutes)"
+        cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+    fi
+    # Point pgrx at Debian's PostgreSQL 15; this makes no network call.
+    if ! grep -qs "pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+        say "configuring pgrx for $PG_CONFIG"
+        cargo pgrx init --pg15="$PG_CONFIG"
+    fi
+}
+
+ensure_tools() {
+    ensure_packages
+    ensure_cargo_pgrx
+}
+
+# Builds and installs the extension into Debian's PostgreSQL 15 (extra flags: e.g. --release).
+install_extension() {
+    local sudo_flag=()
+    is_root || sudo_flag=(--sudo)
+    (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" "${sudo_flag[@]}" "$@")
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The run command: installs what is missing, builds and installs pg_mq (release), starts a
+# local PostgreSQL 15 server with shared_preload_libraries = 'pg_mq', creates the extension in
+# a fresh database pg_mq_demo, runs a short demo and prints how to connect with psql.
+#
+# Environment: PG_MQ_DEMO_DIR (default /tmp/pg_mq-demo) holds the cluster and its socket;
+# PG_MQ_PORT (default 5499) is its port, on localhost and the socket.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEMO_DIR="${PG_MQ_DEMO_DIR:-/tmp/pg_mq-demo}"
+PORT="${PG_MQ_PORT:-5499}"
+DATA="$DEMO_DIR/data"
+DB=pg_mq_demo
+
+ensure_tools
+
+say "building and installing pg_mq (release)"
+install_extension --release
+
+if [ -f "$DATA/PG_VERSION" ]; then
+    say "restarting the server in $DATA to load the new build"
+    as_pg_user "$PG_BIN/pg_ctl" stop -w -m fast -D "$DATA" >/dev/null 2>&1 || true
+else
+    say "creating a PostgreSQL 15 cluster in $DATA"
+    mkdir -p "$DEMO_DIR"
+    is_root && chown postgres:postgres "$DEMO_DIR"
+    as_pg_user "$PG_BIN/initdb" --auth=trust --username=postgres --encoding=UTF8 -D "$DATA" >/dev/null
+    conf="$DATA/postgresql.conf"
+    cat >>"$conf" <<CONF
+
+# pg_mq demo server
+listen_addresses = 'localhost'
+port = $PORT
+unix_socket_directories = '$DEMO_DIR'
+shared_preload_libraries = 'pg_mq'
+CONF
+fi
+as_pg_user "$PG_BIN/pg_ctl" start -w -D "$DATA" -l "$DEMO_DIR/postgres.log" >/dev/null
+
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$DEMO_DIR" -p "$PORT" -U postgres)
+say "creating database $DB with the extension"
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+"${PSQL[@]}" -d "$DB" -c "CREATE EXTENSION pg_mq"
+
+say "demo"
+"${PSQL[@]}" -d "$DB" -f "$ROOT/scripts/demo.sql"
+
+cat <<DONE
+
+pg_mq is running: PostgreSQL 15 with shared_preload_libraries = 'pg_mq', database $DB.
+Connect with psql:
+
+    psql -h $DEMO_DIR -p $PORT -U postgres $DB
+    (or over TCP: psql -h localhost -p $PORT -U postgres $DB)
+
+Server log: $DEMO_DIR/postgres.log
+Stop it:    $( is_root && printf 'runuser -u postgres -- ' )$PG_BIN/pg_ctl stop -D $DATA
+DONE

@@ -1,0 +1,38 @@
+//! The time pg_mq stamps on rows and compares due times with.
+//!
+//! pg_mq uses the wall clock at the call, not now() (the transaction's start): a consumer that
+//! polls in a loop inside one transaction must still see messages fall due, and a lock must last
+//! lock_timeout from the moment it is taken.
+
+use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::pg_sys;
+
+use crate::validation::IntervalParts;
+
+/// The current wall-clock time.
+pub fn now() -> TimestampWithTimeZone {
+    // SAFETY: GetCurrentTimestamp only reads the system clock.
+    let micros = unsafe { pg_sys::GetCurrentTimestamp() };
+    TimestampWithTimeZone::try_from(micros).expect("the system clock is within timestamptz range")
+}
+
+/// `now` moved by `millis` milliseconds.
+pub fn plus_millis(now: TimestampWithTimeZone, millis: i64) -> TimestampWithTimeZone {
+    let micros = pg_sys::TimestampTz::from(now).saturating_add(millis.saturating_mul(1_000));
+    TimestampWithTimeZone::try_from(micros)
+        .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
+}
+
+/// A millisecond count as an interval.
+pub fn millis_interval(millis: i32) -> Interval {
+    Interval::from_micros(i64::from(millis) * 1_000)
+}
+
+/// An interval's fields, for validation.
+pub fn parts(interval: Interval) -> IntervalParts {
+    IntervalParts {
+        months: interval.months(),
+        days: interval.days(),
+        micros: interval.micros(),
+    }
+}

@@ -1,0 +1,80 @@
+//! Settling failed deliveries, shared by `mq_fail` and lock-expiry recovery: each locked
+//! message either goes back to PENDING (due after its backoff) or to FAILED with a dead letter.
+
+use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
+use pgrx::spi::{SpiClient, SpiTupleTable};
+
+use crate::backoff::{self, FailureOutcome, RetryPolicy};
+use crate::clock;
+use crate::settings;
+use crate::statements::Statement;
+
+/// The trace event written when a failed message goes back to PENDING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryEvent {
+    /// A consumer reported the failure (`mq_fail`).
+    Failed,
+    /// The lock expired without an answer from the consumer.
+    Recovered,
+}
+
+impl RetryEvent {
+    fn name(self) -> &'static str {
+        match self {
+            RetryEvent::Failed => "FAILED",
+            RetryEvent::Recovered => "RECOVERED",
+        }
+    }
+}
+
+/// Decides each message of a LOCK_FOR_FAILURE / LOCK_EXPIRED result `(id, retry_count,
+/// max_retries)` under `policy`.
+pub fn decide(rows: SpiTupleTable<'_>, policy: RetryPolicy) -> Vec<(i64, FailureOutcome)> {
+    rows.map(|row| {
+        let id: i64 = row.get(1).ok().flatten().expect("id");
+        let retry_count: i32 = row.get(2).ok().flatten().expect("retry_count");
+        let max_retries: i32 = row.get(3).ok().flatten().expect("max_retries");
+        let outcome =
+            backoff::on_failure(retry_count, max_retries, policy, backoff::jitter_sample());
+        (id, outcome)
+    })
+    .collect()
+}
+
+/// Applies the decisions (rows must still be locked by this transaction). Returns each
+/// message's id with its new status, `PENDING` or `FAILED`.
+pub fn settle(
+    client: &mut SpiClient<'_>,
+    decisions: &[(i64, FailureOutcome)],
+    error: Option<&str>,
+    event: RetryEvent,
+    now: TimestampWithTimeZone,
+) -> Vec<(i64, String)> {
+    if decisions.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<i64> = decisions.iter().map(|(id, _)| *id).collect();
+    let due: Vec<Option<TimestampWithTimeZone>> = decisions
+        .iter()
+        .map(|(_, outcome)| match outcome {
+            FailureOutcome::Retry { delay_ms, .. } => Some(clock::plus_millis(now, *delay_ms)),
+            FailureOutcome::DeadLetter { .. } => None,
+        })
+        .collect();
+    let args: [DatumWithOid; 6] = [
+        ids.into(),
+        due.into(),
+        error.into(),
+        now.into(),
+        event.name().into(),
+        settings::TRACE.get().into(),
+    ];
+    Statement::Settle
+        .run(client, &args)
+        .map(|row| {
+            let id: i64 = row.get(1).ok().flatten().expect("id");
+            let status: String = row.get(2).ok().flatten().expect("status");
+            (id, status)
+        })
+        .collect()
+}

@@ -1,0 +1,97 @@
+//! `mq_poll`: claim a batch of due messages of a topic.
+
+use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use pgrx::Uuid;
+
+use crate::jsonb::RawJsonb;
+use crate::raise::OrRaise;
+use crate::statements::Statement;
+use crate::{clock, recovery, settings, validation};
+
+type PolledRow = (
+    i64,
+    String,
+    RawJsonb,
+    Option<RawJsonb>,
+    i32,
+    i32,
+    i32,
+    Uuid,
+    TimestampWithTimeZone,
+    Uuid,
+);
+
+/// Claims up to `batch_size` due messages of `topic` (highest priority first, then earliest
+/// due, then lowest id), marks them PROCESSING for `lock_timeout` and returns them, each with
+/// a fresh lease. Pollers never block each other and never receive a message whose lock is live.
+#[pg_extern]
+#[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
+fn mq_poll(
+    topic: Option<&str>,
+    batch_size: default!(Option<i32>, 10),
+    lock_timeout: default!(Option<Interval>, "NULL"),
+    consumer_id: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(id, i64),
+        name!(topic, String),
+        name!(payload, RawJsonb),
+        name!(headers, Option<RawJsonb>),
+        name!(priority, i32),
+        name!(retry_count, i32),
+        name!(max_retries, i32),
+        name!(trace_id, Uuid),
+        name!(published_at, TimestampWithTimeZone),
+        name!(lease, Uuid),
+    ),
+> {
+    let topic = validation::topic(topic).or_raise();
+    let batch_size = validation::batch_size(batch_size).or_raise();
+    validation::lock_timeout(lock_timeout.map(clock::parts)).or_raise();
+    let consumer_id = validation::consumer_id(consumer_id).or_raise();
+
+    let lock_timeout =
+        lock_timeout.unwrap_or_else(|| clock::millis_interval(settings::lock_timeout_ms()));
+    let consumer_id = consumer_id.map_or_else(default_consumer_id, str::to_owned);
+
+    let rows = Spi::connect_mut(|client| {
+        let now = clock::now();
+        recovery::recover_topic(client, topic, now);
+        Statement::Claim
+            .run(
+                client,
+                &[
+                    topic.into(),
+                    batch_size.into(),
+                    consumer_id.as_str().into(),
+                    lock_timeout.into(),
+                    now.into(),
+                    settings::TRACE.get().into(),
+                ],
+            )
+            .map(|row| {
+                (
+                    row.get(1).ok().flatten().expect("id"),
+                    row.get(2).ok().flatten().expect("topic"),
+                    row.get(3).ok().flatten().expect("payload"),
+                    row.get(4).ok().flatten(),
+                    row.get(5).ok().flatten().expect("priority"),
+                    row.get(6).ok().flatten().expect("retry_count"),
+                    row.get(7).ok().flatten().expect("max_retries"),
+                    row.get(8).ok().flatten().expect("trace_id"),
+                    row.get(9).ok().flatten().expect("created_at"),
+                    row.get(10).ok().flatten().expect("lease"),
+                )
+            })
+            .collect::<Vec<PolledRow>>()
+    });
+    TableIterator::new(rows)
+}
+
+/// Without a consumer_id the delivery is attributed to this backend: `pid:<backend pid>`.
+fn default_consumer_id() -> String {
+    // SAFETY: MyProcPid is set once at backend start and only read here.
+    format!("pid:{}", unsafe { pg_sys::MyProcPid })
+}

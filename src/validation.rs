@@ -1,0 +1,350 @@
+//! Argument checks for the SQL functions. Pure Rust, no PostgreSQL types: the glue converts
+//! its arguments to plain values first, so every rule here has a plain unit test.
+
+use crate::error::MqError;
+
+/// Longest topic name, in characters.
+pub const TOPIC_MAX_LEN: usize = 255;
+/// Longest consumer id, in characters.
+pub const CONSUMER_ID_MAX_LEN: usize = 255;
+/// Largest `batch_size` one `mq_poll` may claim.
+pub const BATCH_SIZE_MAX: i32 = 10_000;
+
+const TOPIC_HINT: &str =
+    "A topic is 1 to 255 characters from ASCII letters, digits and the characters . _ - :";
+
+/// A PostgreSQL interval as its three fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntervalParts {
+    pub months: i32,
+    pub days: i32,
+    pub micros: i64,
+}
+
+impl IntervalParts {
+    /// The interval's length with PostgreSQL's comparison rules (a month is 30 days, a day
+    /// 24 hours), so the sign agrees with `interval '0' < x` in SQL.
+    pub fn comparable_micros(self) -> i128 {
+        const DAY: i128 = 86_400_000_000;
+        i128::from(self.months) * 30 * DAY + i128::from(self.days) * DAY + i128::from(self.micros)
+    }
+}
+
+/// Requires a non-NULL argument.
+pub fn required<T>(argument: &'static str, value: Option<T>) -> Result<T, MqError> {
+    value.ok_or(MqError::NullArgument { argument })
+}
+
+/// A topic: 1..=255 characters, each an ASCII letter or digit or one of `. _ - :`.
+pub fn topic(topic: Option<&str>) -> Result<&str, MqError> {
+    let topic = required("topic", topic)?;
+    if topic.is_empty() {
+        return Err(MqError::InvalidArgument {
+            argument: "topic",
+            reason: "must not be empty".into(),
+            hint: Some(TOPIC_HINT),
+        });
+    }
+    let length = topic.chars().count();
+    if length > TOPIC_MAX_LEN {
+        return Err(MqError::InvalidArgument {
+            argument: "topic",
+            reason: format!("is {length} characters long, the limit is {TOPIC_MAX_LEN}"),
+            hint: Some(TOPIC_HINT),
+        });
+    }
+    if let Some((position, bad)) = topic.chars().enumerate().find(|(_, c)| !is_topic_char(*c)) {
+        return Err(MqError::InvalidArgument {
+            argument: "topic",
+            reason: format!(
+                "contains the character {} at position {}",
+                describe_char(bad),
+                position + 1
+            ),
+            hint: Some(TOPIC_HINT),
+        });
+    }
+    Ok(topic)
+}
+
+fn is_topic_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')
+}
+
+fn describe_char(c: char) -> String {
+    if c.is_control() || c.is_whitespace() {
+        format!("U+{:04X}", u32::from(c))
+    } else {
+        format!("'{c}' (U+{:04X})", u32::from(c))
+    }
+}
+
+/// `batch_size` of `mq_poll`: 1..=10000.
+pub fn batch_size(batch_size: Option<i32>) -> Result<i32, MqError> {
+    let n = required("batch_size", batch_size)?;
+    if !(1..=BATCH_SIZE_MAX).contains(&n) {
+        return Err(MqError::invalid(
+            "batch_size",
+            format!("must be between 1 and {BATCH_SIZE_MAX}, got {n}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// `max_retries`: NULL takes the configured default; otherwise zero or more.
+pub fn max_retries(max_retries: Option<i32>, default: i32) -> Result<i32, MqError> {
+    match max_retries {
+        None => Ok(default),
+        Some(n) if n < 0 => Err(MqError::invalid(
+            "max_retries",
+            format!("must not be negative, got {n}"),
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+/// The payload's size in bytes against `pg_mq.max_payload_size`.
+pub fn payload_size(size: usize, limit: usize) -> Result<(), MqError> {
+    if size > limit {
+        Err(MqError::PayloadTooLarge { size, limit })
+    } else {
+        Ok(())
+    }
+}
+
+/// How a message's first delivery time is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    Now,
+    At,
+    After,
+}
+
+/// `execute_at` and `delay` of `mq_publish`: at most one of them; `delay` not negative;
+/// `execute_at` finite.
+pub fn schedule(
+    execute_at_finite: Option<bool>,
+    delay: Option<IntervalParts>,
+) -> Result<Schedule, MqError> {
+    match (execute_at_finite, delay) {
+        (Some(_), Some(_)) => Err(MqError::ConflictingArguments {
+            first: "execute_at",
+            second: "delay",
+            hint: "Pass execute_at for an absolute delivery time or delay for one relative to now.",
+        }),
+        (Some(false), None) => Err(MqError::invalid(
+            "execute_at",
+            "must be a finite timestamp, not infinity",
+        )),
+        (Some(true), None) => Ok(Schedule::At),
+        (None, Some(delay)) if delay.comparable_micros() < 0 => {
+            Err(MqError::invalid("delay", "must not be negative"))
+        }
+        (None, Some(_)) => Ok(Schedule::After),
+        (None, None) => Ok(Schedule::Now),
+    }
+}
+
+/// `lock_timeout` of `mq_poll`: NULL takes the configured default; otherwise longer than zero.
+pub fn lock_timeout(lock_timeout: Option<IntervalParts>) -> Result<Option<IntervalParts>, MqError> {
+    match lock_timeout {
+        Some(t) if t.comparable_micros() <= 0 => {
+            Err(MqError::invalid("lock_timeout", "must be longer than zero"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `consumer_id` of `mq_poll`: at most 255 characters.
+pub fn consumer_id(consumer_id: Option<&str>) -> Result<Option<&str>, MqError> {
+    match consumer_id {
+        Some(id) if id.chars().count() > CONSUMER_ID_MAX_LEN => Err(MqError::invalid(
+            "consumer_id",
+            format!("is longer than {CONSUMER_ID_MAX_LEN} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The JSON type at the root of a jsonb value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonRoot {
+    Object,
+    Array,
+    Scalar,
+}
+
+/// `headers`: NULL or a JSON object.
+pub fn headers(root: Option<JsonRoot>) -> Result<(), MqError> {
+    match root {
+        None | Some(JsonRoot::Object) => Ok(()),
+        Some(JsonRoot::Array) => Err(MqError::invalid(
+            "headers",
+            "must be a JSON object or NULL, got an array",
+        )),
+        Some(JsonRoot::Scalar) => Err(MqError::invalid(
+            "headers",
+            "must be a JSON object or NULL, got a scalar",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::SqlState;
+
+    fn state<T: std::fmt::Debug>(r: Result<T, MqError>) -> SqlState {
+        r.expect_err("expected an error").sqlstate()
+    }
+
+    #[test]
+    fn topic_accepts_the_documented_alphabet() {
+        assert_eq!(topic(Some("orders")), Ok("orders"));
+        assert_eq!(topic(Some("a.b_c-d:E9")), Ok("a.b_c-d:E9"));
+        let longest = "x".repeat(TOPIC_MAX_LEN);
+        assert_eq!(topic(Some(&longest)), Ok(longest.as_str()));
+    }
+
+    #[test]
+    fn topic_rejections_carry_their_sqlstate() {
+        assert_eq!(state(topic(None)), SqlState::NullValueNotAllowed);
+        assert_eq!(state(topic(Some(""))), SqlState::InvalidParameterValue);
+        let too_long = "x".repeat(TOPIC_MAX_LEN + 1);
+        assert_eq!(
+            state(topic(Some(&too_long))),
+            SqlState::InvalidParameterValue
+        );
+        for bad in ["a b", "a/b", "é", "a;drop", "tab\t", "quote'", "*"] {
+            assert_eq!(
+                state(topic(Some(bad))),
+                SqlState::InvalidParameterValue,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn topic_error_points_at_the_character() {
+        let err = topic(Some("ab cd")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "argument \"topic\" contains the character U+0020 at position 3"
+        );
+        assert!(err.hint().unwrap().contains(". _ - :"));
+    }
+
+    #[test]
+    fn topic_length_counts_characters_not_bytes() {
+        // 200 two-byte characters are 400 bytes but only 200 characters: rejected for the
+        // character, not for the length.
+        let err = topic(Some(&"é".repeat(200))).unwrap_err();
+        assert!(err.to_string().contains("contains the character"), "{err}");
+    }
+
+    #[test]
+    fn batch_size_bounds() {
+        assert_eq!(batch_size(Some(1)), Ok(1));
+        assert_eq!(batch_size(Some(BATCH_SIZE_MAX)), Ok(BATCH_SIZE_MAX));
+        assert_eq!(state(batch_size(Some(0))), SqlState::InvalidParameterValue);
+        assert_eq!(state(batch_size(Some(-5))), SqlState::InvalidParameterValue);
+        assert_eq!(
+            state(batch_size(Some(BATCH_SIZE_MAX + 1))),
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(state(batch_size(None)), SqlState::NullValueNotAllowed);
+    }
+
+    #[test]
+    fn max_retries_default_and_sign() {
+        assert_eq!(max_retries(None, 3), Ok(3));
+        assert_eq!(max_retries(Some(0), 3), Ok(0));
+        assert_eq!(max_retries(Some(10), 3), Ok(10));
+        assert_eq!(
+            state(max_retries(Some(-1), 3)),
+            SqlState::InvalidParameterValue
+        );
+    }
+
+    #[test]
+    fn payload_size_limit_is_inclusive() {
+        assert_eq!(payload_size(1024, 1024), Ok(()));
+        assert_eq!(
+            state(payload_size(1025, 1024)),
+            SqlState::ProgramLimitExceeded
+        );
+    }
+
+    fn iv(months: i32, days: i32, micros: i64) -> IntervalParts {
+        IntervalParts {
+            months,
+            days,
+            micros,
+        }
+    }
+
+    #[test]
+    fn schedule_rules() {
+        assert_eq!(schedule(None, None), Ok(Schedule::Now));
+        assert_eq!(schedule(Some(true), None), Ok(Schedule::At));
+        assert_eq!(schedule(None, Some(iv(0, 0, 5))), Ok(Schedule::After));
+        assert_eq!(schedule(None, Some(iv(0, 0, 0))), Ok(Schedule::After));
+        assert_eq!(
+            state(schedule(Some(true), Some(iv(0, 0, 5)))),
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(
+            state(schedule(Some(false), None)),
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(
+            state(schedule(None, Some(iv(0, 0, -1)))),
+            SqlState::InvalidParameterValue
+        );
+        // '1 month -29 days' is positive by PostgreSQL's rules, '1 day -25 hours' negative.
+        assert_eq!(schedule(None, Some(iv(1, -29, 0))), Ok(Schedule::After));
+        assert_eq!(
+            state(schedule(None, Some(iv(0, 1, -25 * 3_600_000_000)))),
+            SqlState::InvalidParameterValue
+        );
+    }
+
+    #[test]
+    fn lock_timeout_must_be_positive() {
+        assert_eq!(lock_timeout(None), Ok(None));
+        assert_eq!(lock_timeout(Some(iv(0, 0, 1))), Ok(Some(iv(0, 0, 1))));
+        assert_eq!(
+            state(lock_timeout(Some(iv(0, 0, 0)))),
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(
+            state(lock_timeout(Some(iv(0, -1, 0)))),
+            SqlState::InvalidParameterValue
+        );
+    }
+
+    #[test]
+    fn consumer_id_length() {
+        assert_eq!(consumer_id(None), Ok(None));
+        assert_eq!(consumer_id(Some("worker-1")), Ok(Some("worker-1")));
+        let long = "w".repeat(CONSUMER_ID_MAX_LEN + 1);
+        assert_eq!(
+            state(consumer_id(Some(&long))),
+            SqlState::InvalidParameterValue
+        );
+    }
+
+    #[test]
+    fn headers_must_be_an_object() {
+        assert_eq!(headers(None), Ok(()));
+        assert_eq!(headers(Some(JsonRoot::Object)), Ok(()));
+        assert_eq!(
+            state(headers(Some(JsonRoot::Array))),
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(
+            state(headers(Some(JsonRoot::Scalar))),
+            SqlState::InvalidParameterValue
+        );
+    }
+}

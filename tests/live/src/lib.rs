@@ -1,0 +1,298 @@
+//! Harness for pg_mq's multi-session tests: a throw-away PostgreSQL 15 cluster with pg_mq
+//! preloaded, clients connected to it, and a small test runner.
+//!
+//! PostgreSQL refuses to run as root; when the tests run as root (as in CI) the cluster is
+//! created and run by the unprivileged `postgres` user through `runuser`. The extension must be
+//! installed into the PostgreSQL installation first (`scripts/test.sh` does that).
+
+use std::fs;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub use postgres::{Client, NoTls};
+
+/// Where Debian's PostgreSQL 15 lives; override with `PG_MQ_PG_BIN`.
+fn pg_bin() -> PathBuf {
+    std::env::var_os("PG_MQ_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+fn running_as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// The database role the harness connects as (the cluster's bootstrap superuser).
+pub const SUPERUSER: &str = "postgres";
+
+/// A PostgreSQL cluster of its own, in a fresh directory, reachable only over a Unix socket in
+/// that directory. Stopped and removed on drop.
+pub struct Cluster {
+    dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    /// Creates and starts a cluster with pg_mq preloaded, `extra_conf` appended to its
+    /// postgresql.conf, and the extension created in database `postgres`.
+    pub fn start(name: &str, extra_conf: &[&str]) -> Cluster {
+        check_extension_installed();
+        let dir = std::env::temp_dir().join(format!("pg_mq-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create cluster directory");
+        let as_postgres = running_as_root();
+        if as_postgres {
+            run_ok(Command::new("chown").arg("postgres:postgres").arg(&dir));
+        }
+        let cluster = Cluster {
+            dir,
+            port: 5432,
+            as_postgres,
+        };
+        cluster.run_pg_tool(
+            "initdb",
+            &[
+                "--auth=trust",
+                "--username",
+                SUPERUSER,
+                "--encoding=UTF8",
+                "--no-sync",
+                "-D",
+                cluster.data_dir().to_str().unwrap(),
+            ],
+        );
+        let mut conf = vec![
+            "listen_addresses = ''".to_owned(),
+            format!("unix_socket_directories = '{}'", cluster.dir.display()),
+            format!("port = {}", cluster.port),
+            "shared_preload_libraries = 'pg_mq'".to_owned(),
+            "max_connections = 60".to_owned(),
+            "fsync = off".to_owned(),
+            "log_min_messages = warning".to_owned(),
+        ];
+        conf.extend(extra_conf.iter().map(|s| (*s).to_owned()));
+        let conf_path = cluster.data_dir().join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf_path).expect("read postgresql.conf");
+        text.push_str("\n# pg_mq live tests\n");
+        text.push_str(&conf.join("\n"));
+        text.push('\n');
+        cluster.write_as_owner(&conf_path, &text);
+        cluster.pg_ctl_start();
+        cluster
+            .connect()
+            .batch_execute("CREATE EXTENSION pg_mq")
+            .expect("CREATE EXTENSION pg_mq");
+        cluster
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The directory holding the server's Unix socket (a libpq `host`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A new session as the superuser.
+    pub fn connect(&self) -> Client {
+        self.connect_as(SUPERUSER)
+    }
+
+    /// A new session as `role`.
+    pub fn connect_as(&self, role: &str) -> Client {
+        self.config(role)
+            .connect(NoTls)
+            .unwrap_or_else(|e| panic!("connect to {} as {role}: {e}", self.dir.display()))
+    }
+
+    /// Connection settings for `role`, for callers that need to adjust them.
+    pub fn config(&self, role: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        config
+            .host_path(&self.dir)
+            .port(self.port)
+            .user(role)
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(10));
+        config
+    }
+
+    fn pg_ctl_start(&self) {
+        let log = self.dir.join("postgres.log");
+        self.run_pg_tool(
+            "pg_ctl",
+            &[
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                self.data_dir().to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+            ],
+        );
+    }
+
+    /// Stops the server with `mode` (`fast`, `immediate`, ...).
+    pub fn stop(&self, mode: &str) {
+        self.run_pg_tool(
+            "pg_ctl",
+            &[
+                "stop",
+                "-w",
+                "-m",
+                mode,
+                "-D",
+                self.data_dir().to_str().unwrap(),
+            ],
+        );
+    }
+
+    /// Starts a stopped server again.
+    pub fn start_again(&self) {
+        self.pg_ctl_start();
+    }
+
+    /// The server log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        if self.as_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn run_pg_tool(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .command(&pg_bin().join(tool))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+        if !out.status.success() {
+            panic!(
+                "{tool} {args:?} failed: {}\n{}\n{}\nserver log:\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log()
+            );
+        }
+    }
+
+    fn write_as_owner(&self, path: &Path, text: &str) {
+        fs::write(path, text).expect("write config");
+        if self.as_postgres {
+            run_ok(Command::new("chown").arg("postgres:postgres").arg(path));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command(&pg_bin().join("pg_ctl"))
+            .args(["stop", "-w", "-m", "immediate", "-D"])
+            .arg(self.data_dir())
+            .output();
+        if std::env::var_os("PG_MQ_KEEP_CLUSTER").is_none() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn check_extension_installed() {
+    let out = run_ok(Command::new(pg_bin().join("pg_config")).arg("--sharedir"));
+    let sharedir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let control = Path::new(&sharedir).join("extension/pg_mq.control");
+    assert!(
+        control.exists(),
+        "{} is missing: install the extension first (scripts/test.sh does)",
+        control.display()
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A named test of a suite.
+pub type Test = (&'static str, fn(&Cluster));
+
+/// Runs `tests` against one cluster started with `extra_conf`, like a tiny libtest: arguments
+/// on the command line filter by substring. Exits non-zero if any test failed.
+pub fn run_suite(suite: &str, extra_conf: &[&str], tests: &[Test]) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests ({suite})", selected.len());
+    if selected.is_empty() {
+        return;
+    }
+    let cluster = Cluster::start(suite, extra_conf);
+    let mut failed = Vec::new();
+    for (name, test) in selected {
+        let started = Instant::now();
+        let result = panic::catch_unwind(AssertUnwindSafe(|| test(&cluster)));
+        let took = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => println!("test {suite}::{name} ... ok ({took:.1}s)"),
+            Err(_) => {
+                println!("test {suite}::{name} ... FAILED ({took:.1}s)");
+                failed.push(*name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        println!("\ntest result: ok. {suite}");
+        return;
+    }
+    println!("\nfailures in {suite}: {failed:?}\nserver log tail:");
+    let log = cluster.log();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    for line in tail.into_iter().rev() {
+        println!("  {line}");
+    }
+    drop(cluster);
+    std::process::exit(1);
+}
