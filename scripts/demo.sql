@@ -1,6 +1,8 @@
 -- The run command's demo: a message's whole life in pg_mq, step by step.
 \pset footer off
 SET pg_mq.retry_base_delay = 0;   -- retry at once, so the demo need not wait
+SELECT mq_metrics_sample() AS topics_sampled \gset
+-- (a metrics snapshot before anything happens: the baseline the rates in step 9 start from)
 
 \echo '\n-- 1. publish three messages; the second has a higher priority, the third is delayed'
 SELECT mq_publish('orders', '{"order": 1}') AS first,
@@ -31,8 +33,33 @@ SELECT id AS delivery_3 FROM mq_poll('payments');
 SELECT mq_complete(:replayed_as) AS completed;
 
 \echo '\n-- 6. the whole story of the payment, from its trace'
-SELECT event, message_id, detail, created_at
+SELECT event, message_id, detail
 FROM mq_trace((SELECT trace_id FROM mq.messages WHERE id = :payment));
 
 \echo '\n-- 7. the tables'
 SELECT topic, status, count(*) FROM mq.messages GROUP BY 1, 2 ORDER BY 1, 2;
+
+\echo '\n-- 8. the background worker recovers a message whose consumer went away'
+SELECT mq_publish('emails', '{"to": "ops@example.com"}') AS abandoned \gset
+SELECT id AS delivered FROM mq_poll('emails', 1, lock_timeout => '1 second', consumer_id => 'vanished-worker');
+\echo '   (no mq_complete: the lock expires after 1s and the worker puts the message back)'
+DO $$
+DECLARE deadline timestamptz := clock_timestamp() + interval '30 seconds';
+BEGIN
+    WHILE clock_timestamp() < deadline AND NOT EXISTS (
+        SELECT 1 FROM mq.traces WHERE event = 'RECOVERED' AND topic = 'emails') LOOP
+        PERFORM pg_sleep(0.2);
+    END LOOP;
+END $$;
+SELECT event, detail ->> 'consumer_id' AS consumer, detail ->> 'error' AS error
+FROM mq_trace((SELECT trace_id FROM mq.messages WHERE id = :abandoned));
+SELECT id, status, retry_count, last_error FROM mq.messages WHERE id = :abandoned;
+
+\echo '\n-- 9. metrics per topic (rates per second since the snapshot taken at the start)'
+SELECT topic, pending, delayed, processing, consumed_total, failed_total, dead_letter_total,
+       round(consume_rate::numeric, 3) AS consume_rate, round(success_ratio::numeric, 2) AS success_ratio,
+       oldest_pending_age
+FROM mq_metrics();
+
+\echo '\n-- 10. the same as Prometheus text (first lines)'
+SELECT line FROM regexp_split_to_table(mq_metrics_prometheus(), E'\n') AS line LIMIT 9;

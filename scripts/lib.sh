@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG="$PG_BIN/pg_config"
 PGRX_VERSION=0.18.0
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo python3-prometheus-client)
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -52,9 +52,15 @@ ensure_tools() {
     ensure_cargo_pgrx
 }
 
-# Builds and installs the extension into Debian's PostgreSQL 15 (extra flags: e.g. --release).
+# Builds the extension (extra flags: --debug for a quick unoptimised build) and installs it
+# into Debian's PostgreSQL 15. Files are replaced, not overwritten in place, so servers that
+# have the old library loaded keep running on it (overwriting a loaded .so crashes them).
 install_extension() {
-    local sudo_flag=()
-    is_root || sudo_flag=(--sudo)
-    (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" "${sudo_flag[@]}" "$@")
+    local stage
+    stage="$(mktemp -d /tmp/pg_mq-package.XXXXXX)"
+    (cd "$ROOT" && cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$stage" "$@")
+    (cd "$stage" && find . -type f) | while read -r file; do
+        as_root install -D -m 644 "$stage/$file" "/${file#./}"
+    done
+    rm -rf "$stage"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The run command: installs what is missing, builds and installs pg_mq (release), starts a
-# local PostgreSQL 15 server with shared_preload_libraries = 'pg_mq', creates the extension in
-# a fresh database pg_mq_demo, runs a short demo and prints how to connect with psql.
+# local PostgreSQL 15 server with shared_preload_libraries = 'pg_mq' (so the background worker
+# runs), creates the extension afresh in database postgres, runs a short demo and prints how to
+# connect with psql.
 #
 # Environment: PG_MQ_DEMO_DIR (default /tmp/pg_mq-demo) holds the cluster and its socket;
 # PG_MQ_PORT (default 5499) is its port, on localhost and the socket.
@@ -10,12 +11,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DEMO_DIR="${PG_MQ_DEMO_DIR:-/tmp/pg_mq-demo}"
 PORT="${PG_MQ_PORT:-5499}"
 DATA="$DEMO_DIR/data"
-DB=pg_mq_demo
+DB=postgres
 
 ensure_tools
 
 say "building and installing pg_mq (release)"
-install_extension --release
+install_extension
 
 if [ -f "$DATA/PG_VERSION" ]; then
     say "restarting the server in $DATA to load the new build"
@@ -23,31 +24,35 @@ if [ -f "$DATA/PG_VERSION" ]; then
 else
     say "creating a PostgreSQL 15 cluster in $DATA"
     mkdir -p "$DEMO_DIR"
-    is_root && chown postgres:postgres "$DEMO_DIR"
+    if is_root; then chown postgres:postgres "$DEMO_DIR"; fi
     as_pg_user "$PG_BIN/initdb" --auth=trust --username=postgres --encoding=UTF8 -D "$DATA" >/dev/null
-    conf="$DATA/postgresql.conf"
-    cat >>"$conf" <<CONF
-
-# pg_mq demo server
+fi
+# The demo's settings live in a file of their own, rewritten on every run.
+grep -qs "^include_if_exists = 'pg_mq-demo.conf'" "$DATA/postgresql.conf" ||
+    echo "include_if_exists = 'pg_mq-demo.conf'" | as_pg_user tee -a "$DATA/postgresql.conf" >/dev/null
+as_pg_user tee "$DATA/pg_mq-demo.conf" >/dev/null <<CONF
+# pg_mq demo server (written by scripts/run.sh)
 listen_addresses = 'localhost'
 port = $PORT
 unix_socket_directories = '$DEMO_DIR'
 shared_preload_libraries = 'pg_mq'
+# quicker than the defaults, so the demo shows the worker at work
+pg_mq.recovery_interval = '1s'
+pg_mq.metrics_sample_interval = '2s'
 CONF
-fi
 as_pg_user "$PG_BIN/pg_ctl" start -w -D "$DATA" -l "$DEMO_DIR/postgres.log" >/dev/null
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$DEMO_DIR" -p "$PORT" -U postgres)
-say "creating database $DB with the extension"
-"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-"${PSQL[@]}" -d "$DB" -c "CREATE EXTENSION pg_mq"
+say "creating the extension afresh in database $DB"
+"${PSQL[@]}" -d "$DB" -c "DROP EXTENSION IF EXISTS pg_mq" -c "CREATE EXTENSION pg_mq"
 
 say "demo"
 "${PSQL[@]}" -d "$DB" -f "$ROOT/scripts/demo.sql"
 
 cat <<DONE
 
-pg_mq is running: PostgreSQL 15 with shared_preload_libraries = 'pg_mq', database $DB.
+pg_mq is running: PostgreSQL 15 with shared_preload_libraries = 'pg_mq' (the background
+worker runs in database $DB).
 Connect with psql:
 
     psql -h $DEMO_DIR -p $PORT -U postgres $DB

@@ -24,7 +24,7 @@ else
 fi
 
 say "tier 3: multi-session tests against live servers"
-install_extension
+install_extension --debug
 cargo test -p pg_mq_live_tests
 
 say "all test tiers passed"

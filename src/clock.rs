@@ -36,3 +36,29 @@ pub fn parts(interval: Interval) -> IntervalParts {
         micros: interval.micros(),
     }
 }
+
+/// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01).
+const UNIX_TO_POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A timestamp as microseconds since the Unix epoch.
+pub fn unix_micros(at: TimestampWithTimeZone) -> i64 {
+    pg_sys::TimestampTz::from(at) + UNIX_TO_POSTGRES_EPOCH_MICROS
+}
+
+/// `at` minus an interval's length (a month counted as 30 days).
+pub fn minus(at: TimestampWithTimeZone, interval: Interval) -> TimestampWithTimeZone {
+    let micros = i64::try_from(parts(interval).comparable_micros()).unwrap_or(i64::MAX);
+    plus_micros(at, micros.saturating_neg())
+}
+
+/// `at` moved by `micros` microseconds, saturating at the ends of the timestamptz range.
+pub fn plus_micros(at: TimestampWithTimeZone, micros: i64) -> TimestampWithTimeZone {
+    let moved = pg_sys::TimestampTz::from(at).saturating_add(micros);
+    TimestampWithTimeZone::try_from(moved).unwrap_or_else(|_| {
+        if micros < 0 {
+            TimestampWithTimeZone::negative_infinity()
+        } else {
+            TimestampWithTimeZone::positive_infinity()
+        }
+    })
+}

@@ -1,13 +1,18 @@
 //! pg_mq: a durable message queue inside PostgreSQL.
 //!
-//! Pure logic (no PostgreSQL types): `backoff`, `error`, `validation`.
+//! Pure logic (no PostgreSQL types): `backoff`, `dashboard`, `error`, `metrics`, `prometheus`,
+//! `schedule`, `validation`.
 //! pgrx glue: `settings`, `jsonb`, `raise`, `clock`, `statements`, `failure`, `recovery` and
 //! one module per SQL function family.
 
 use pgrx::prelude::*;
 
 mod backoff;
+mod dashboard;
 mod error;
+mod metrics;
+mod prometheus;
+mod schedule;
 mod validation;
 
 mod clock;
@@ -20,10 +25,14 @@ mod statements;
 
 mod complete;
 mod fail;
+mod monitoring;
 mod poll;
 mod publish;
+mod purge;
 mod replay;
+mod retention;
 mod trace;
+mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
@@ -31,10 +40,20 @@ mod pg_tests;
 pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!(
+    "../sql/metrics.sql",
+    name = "metrics",
+    requires = ["schema"]
+);
+extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["metrics"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
+    // SAFETY: a plain read of a flag the postmaster sets while loading preload libraries.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register();
+    }
 }
 
 /// Required by `cargo pgrx test`.

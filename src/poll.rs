@@ -58,7 +58,7 @@ fn mq_poll(
 
     let rows = Spi::connect_mut(|client| {
         let now = clock::now();
-        recovery::recover_topic(client, topic, now);
+        recovery::recover_batch(client, Some(topic), now);
         Statement::Claim
             .run(
                 client,

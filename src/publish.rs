@@ -34,25 +34,20 @@ fn mq_publish(
     validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
 
     Spi::connect_mut(|client| {
-        Statement::Publish
-            .run(
-                client,
-                &[
-                    topic.into(),
-                    payload.into(),
-                    headers.into(),
-                    priority.into(),
-                    max_retries.into(),
-                    execute_at.into(),
-                    delay.into(),
-                    trace_id.into(),
-                    clock::now().into(),
-                    settings::TRACE.get().into(),
-                ],
-            )
-            .first()
-            .get_one::<i64>()
-            .expect("publish returns the id")
-            .expect("the id is not NULL")
+        Statement::Publish.run_scalar::<i64>(
+            client,
+            &[
+                topic.into(),
+                payload.into(),
+                headers.into(),
+                priority.into(),
+                max_retries.into(),
+                execute_at.into(),
+                delay.into(),
+                trace_id.into(),
+                clock::now().into(),
+                settings::TRACE.get().into(),
+            ],
+        )
     })
 }

@@ -2,19 +2,24 @@
 //! back to PENDING, deliverable at once. The expiry counts as a failed attempt (last_error
 //! 'lock timeout'), so a message that kills every consumer is dead-lettered after max_retries
 //! instead of looping forever. The stale holder's lease stops working.
+//!
+//! `mq_poll` recovers its own topic before claiming; the background worker recovers every
+//! topic each `pg_mq.recovery_interval`; `mq_recover()` does the same on demand.
 
 use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::backoff::RetryPolicy;
+use crate::clock;
 use crate::failure::{self, RetryEvent};
 use crate::statements::Statement;
 
 /// The error recorded on a message whose lock expired.
 pub const LOCK_TIMEOUT_ERROR: &str = "lock timeout";
 
-/// At most this many messages are recovered by one call, so a call stays short.
-const RECOVERY_BATCH: i32 = 1_000;
+/// At most this many messages are recovered by one batch, so a transaction stays short.
+pub const RECOVERY_BATCH: usize = 1_000;
 
 /// An expired lock makes the message deliverable again at once: no backoff.
 const IMMEDIATE: RetryPolicy = RetryPolicy {
@@ -23,11 +28,16 @@ const IMMEDIATE: RetryPolicy = RetryPolicy {
     jitter: 0.0,
 };
 
-/// Recovers the expired in-flight messages of `topic`; returns how many were recovered or
-/// dead-lettered. Messages a consumer is settling right now are skipped, not waited for.
-pub fn recover_topic(client: &mut SpiClient<'_>, topic: &str, now: TimestampWithTimeZone) -> usize {
-    let expired =
-        Statement::LockExpired.run(client, &[topic.into(), now.into(), RECOVERY_BATCH.into()]);
+/// Recovers up to one batch of expired in-flight messages of `topic` (None: every topic);
+/// returns how many were recovered or dead-lettered. Messages a consumer is settling right
+/// now are skipped, not waited for.
+pub fn recover_batch(
+    client: &mut SpiClient<'_>,
+    topic: Option<&str>,
+    now: TimestampWithTimeZone,
+) -> usize {
+    let limit = i32::try_from(RECOVERY_BATCH).expect("batch fits i32");
+    let expired = Statement::LockExpired.run(client, &[topic.into(), now.into(), limit.into()]);
     if expired.is_empty() {
         return 0;
     }
@@ -40,4 +50,21 @@ pub fn recover_topic(client: &mut SpiClient<'_>, topic: &str, now: TimestampWith
         now,
     )
     .len()
+}
+
+/// Recovers every message whose lock has expired, in every topic, and returns how many were
+/// recovered (or dead-lettered, when their retries were used up). This is what the background
+/// worker does every `pg_mq.recovery_interval`.
+#[pg_extern]
+fn mq_recover() -> i64 {
+    Spi::connect_mut(|client| {
+        let mut total = 0;
+        loop {
+            let n = recover_batch(client, None, clock::now());
+            total += n;
+            if n < RECOVERY_BATCH {
+                return i64::try_from(total).unwrap_or(i64::MAX);
+            }
+        }
+    })
 }

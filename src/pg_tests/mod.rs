@@ -3,6 +3,8 @@
 mod bad_input;
 mod complete;
 mod fail;
+mod metrics;
+mod operations;
 mod poll;
 mod publish;
 mod replay;

@@ -82,10 +82,19 @@ impl Cluster {
         text.push('\n');
         cluster.write_as_owner(&conf_path, &text);
         cluster.pg_ctl_start();
-        cluster
-            .connect()
+        let mut client = cluster.connect();
+        client
             .batch_execute("CREATE EXTENSION pg_mq")
             .expect("CREATE EXTENSION pg_mq");
+        // The worker looks for the extension once per recovery interval; start the tests once
+        // it has found it, so that they see a working worker.
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                worker_activity(&mut client).is_some_and(|a| a.contains("recovery every"))
+            }),
+            "the pg_mq worker did not start working:\n{}",
+            cluster.log()
+        );
         cluster
     }
 
@@ -295,4 +304,26 @@ pub fn run_suite(suite: &str, extra_conf: &[&str], tests: &[Test]) {
     }
     drop(cluster);
     std::process::exit(1);
+}
+
+/// The background worker's pid, if one is running.
+pub fn worker_pid(client: &mut Client) -> Option<i32> {
+    client
+        .query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mq worker'",
+            &[],
+        )
+        .expect("query pg_stat_activity")
+        .map(|row| row.get(0))
+}
+
+/// What the background worker last reported in pg_stat_activity.
+pub fn worker_activity(client: &mut Client) -> Option<String> {
+    client
+        .query_opt(
+            "SELECT query FROM pg_stat_activity WHERE backend_type = 'pg_mq worker'",
+            &[],
+        )
+        .expect("query pg_stat_activity")
+        .map(|row| row.get(0))
 }

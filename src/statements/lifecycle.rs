@@ -1,128 +1,8 @@
-//! The SQL every pg_mq function runs, and the per-backend cache of their prepared plans.
-//!
-//! Each statement is prepared once per backend (SPI_prepare + SPI_keepplan) and reused; the
-//! plan cache replans it by itself when the tables change. Each statement is one round trip:
-//! the state change, its dead letter and its trace rows are written by data-modifying CTEs in
-//! the same statement. Trace rows are gated by a boolean parameter (`pg_mq.trace`), so turning
-//! tracing off needs no second plan. Functions are schema-qualified with pg_catalog so that a
-//! caller's search_path cannot redirect them.
-
-use std::cell::RefCell;
-
-use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::{self, PgOid};
-use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Statement {
-    Publish,
-    Claim,
-    Complete,
-    LockForFailure,
-    LockExpired,
-    Settle,
-    Replay,
-    DeadLetterState,
-    Trace,
-}
-
-const STATEMENT_COUNT: usize = 9;
-
-impl Statement {
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn sql(self) -> &'static str {
-        match self {
-            Statement::Publish => PUBLISH,
-            Statement::Claim => CLAIM,
-            Statement::Complete => COMPLETE,
-            Statement::LockForFailure => LOCK_FOR_FAILURE,
-            Statement::LockExpired => LOCK_EXPIRED,
-            Statement::Settle => SETTLE,
-            Statement::Replay => REPLAY,
-            Statement::DeadLetterState => DEAD_LETTER_STATE,
-            Statement::Trace => TRACE,
-        }
-    }
-
-    fn arg_types(self) -> &'static [pg_sys::Oid] {
-        use pg_sys::{
-            BOOLOID, INT4OID, INT8ARRAYOID, INT8OID, INTERVALOID, JSONBOID, TEXTOID,
-            TIMESTAMPTZARRAYOID, TIMESTAMPTZOID, UUIDOID,
-        };
-        match self {
-            Statement::Publish => &[
-                TEXTOID,
-                JSONBOID,
-                JSONBOID,
-                INT4OID,
-                INT4OID,
-                TIMESTAMPTZOID,
-                INTERVALOID,
-                UUIDOID,
-                TIMESTAMPTZOID,
-                BOOLOID,
-            ],
-            Statement::Claim => &[
-                TEXTOID,
-                INT4OID,
-                TEXTOID,
-                INTERVALOID,
-                TIMESTAMPTZOID,
-                BOOLOID,
-            ],
-            Statement::Complete => &[INT8OID, UUIDOID, TIMESTAMPTZOID, BOOLOID],
-            Statement::LockForFailure => &[INT8ARRAYOID, UUIDOID],
-            Statement::LockExpired => &[TEXTOID, TIMESTAMPTZOID, INT4OID],
-            Statement::Settle => &[
-                INT8ARRAYOID,
-                TIMESTAMPTZARRAYOID,
-                TEXTOID,
-                TIMESTAMPTZOID,
-                TEXTOID,
-                BOOLOID,
-            ],
-            Statement::Replay => &[INT8ARRAYOID, TIMESTAMPTZOID, BOOLOID],
-            Statement::DeadLetterState => &[INT8OID],
-            Statement::Trace => &[UUIDOID],
-        }
-    }
-
-    /// Runs the statement with `args` (in the order of `arg_types`), preparing it on first use
-    /// in this backend.
-    pub fn run<'conn>(
-        self,
-        client: &mut SpiClient<'conn>,
-        args: &[DatumWithOid<'_>],
-    ) -> SpiTupleTable<'conn> {
-        PLANS.with(|plans| {
-            let mut plans = plans.borrow_mut();
-            let slot = &mut plans[self.index()];
-            if slot.is_none() {
-                let types: Vec<PgOid> = self.arg_types().iter().map(|o| PgOid::from(*o)).collect();
-                let plan = client
-                    .prepare_mut(self.sql(), &types)
-                    .unwrap_or_else(|e| panic!("pg_mq: preparing {self:?} failed: {e}"));
-                *slot = Some(plan.keep());
-            }
-            let plan = slot.as_ref().expect("prepared above");
-            client
-                .update(plan, None, args)
-                .unwrap_or_else(|e| panic!("pg_mq: running {self:?} failed: {e}"))
-        })
-    }
-}
-
-thread_local! {
-    static PLANS: RefCell<[Option<OwnedPreparedStatement>; STATEMENT_COUNT]> =
-        const { RefCell::new([const { None }; STATEMENT_COUNT]) };
-}
+//! SQL of the message lifecycle: publish, claim, complete, fail, replay, trace.
 
 /// $1 topic, $2 payload, $3 headers, $4 priority, $5 max_retries, $6 execute_at, $7 delay,
 /// $8 trace_id, $9 now, $10 trace. Returns the new id.
-const PUBLISH: &str = "
+pub const PUBLISH: &str = "
 WITH message AS (
     INSERT INTO mq.messages
         (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
@@ -141,7 +21,7 @@ SELECT id FROM message";
 
 /// $1 topic, $2 batch_size, $3 consumer_id, $4 lock_timeout, $5 now, $6 trace.
 /// Claims up to $2 due PENDING messages of the topic, skipping rows other pollers hold.
-const CLAIM: &str = "
+pub const CLAIM: &str = "
 WITH candidates AS MATERIALIZED (
     SELECT id
     FROM mq.messages
@@ -171,8 +51,9 @@ SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id
 FROM claimed
 ORDER BY priority DESC, due_at, id";
 
-/// $1 id, $2 lease (NULL: the current delivery), $3 now, $4 trace. Returns the id when completed.
-const COMPLETE: &str = "
+/// $1 id, $2 lease (NULL: the current delivery), $3 now, $4 trace. Returns the id when
+/// completed, and counts the completion for the metrics.
+pub const COMPLETE: &str = "
 WITH done AS (
     UPDATE mq.messages
     SET status = 'COMPLETED', locked_until = NULL, updated_at = $3
@@ -185,24 +66,27 @@ WITH done AS (
            $3
     FROM done
     WHERE $4
+), counted AS (
+    INSERT INTO mq.metric_counts (topic, consumed, counted_at)
+    SELECT topic, count(*), $3 FROM done GROUP BY topic
 )
 SELECT id FROM done";
 
 /// $1 ids, $2 lease (NULL: the current delivery). Locks the in-flight messages a failure report
 /// is about, in id order, and returns what the retry decision needs.
-const LOCK_FOR_FAILURE: &str = "
+pub const LOCK_FOR_FAILURE: &str = "
 SELECT id, retry_count, max_retries
 FROM mq.messages
 WHERE id = ANY($1) AND status = 'PROCESSING' AND ($2::uuid IS NULL OR lease = $2)
 ORDER BY id
 FOR UPDATE";
 
-/// $1 topic, $2 now, $3 limit. Locks in-flight messages of the topic whose lock has expired,
-/// skipping any a consumer is settling right now.
-const LOCK_EXPIRED: &str = "
+/// $1 topic (NULL: every topic), $2 now, $3 limit. Locks in-flight messages whose lock has
+/// expired, skipping any a consumer is settling right now.
+pub const LOCK_EXPIRED: &str = "
 SELECT id, retry_count, max_retries
 FROM mq.messages
-WHERE status = 'PROCESSING' AND topic = $1 AND locked_until < $2
+WHERE locked_until < $2 AND status = 'PROCESSING' AND ($1::text IS NULL OR topic = $1)
 ORDER BY locked_until
 LIMIT $3
 FOR UPDATE SKIP LOCKED";
@@ -211,7 +95,7 @@ FOR UPDATE SKIP LOCKED";
 /// $5 trace event for a retry ('FAILED' or 'RECOVERED'), $6 trace.
 /// Settles failed deliveries locked by LOCK_FOR_FAILURE or LOCK_EXPIRED: back to PENDING, or
 /// FAILED with a dead letter. Returns each message's id and new status.
-const SETTLE: &str = "
+pub const SETTLE: &str = "
 WITH outcome AS (
     SELECT o.id, o.next_retry_at
     FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::timestamptz[]))
@@ -250,12 +134,17 @@ WITH outcome AS (
            $4
     FROM settled s JOIN dead d ON d.original_id = s.id
     WHERE $6
+), counted AS (
+    INSERT INTO mq.metric_counts (topic, failed, dead_lettered, counted_at)
+    SELECT topic, count(*), count(*) FILTER (WHERE status = 'FAILED'), $4
+    FROM settled
+    GROUP BY topic
 )
 SELECT id, status FROM settled";
 
 /// $1 dead letter ids, $2 now, $3 trace. Replays those not yet replayed as new PENDING
 /// messages; returns (dead_letter_id, message_id) in dead letter id order.
-const REPLAY: &str = "
+pub const REPLAY: &str = "
 WITH picked AS MATERIALIZED (
     SELECT d.id AS dead_letter_id, d.original_id, d.topic, d.payload, d.headers, d.priority,
            d.max_retries, d.trace_id,
@@ -287,11 +176,11 @@ WITH picked AS MATERIALIZED (
 SELECT dead_letter_id, message_id FROM picked ORDER BY dead_letter_id";
 
 /// $1 dead letter id. Why a replay found nothing: (replayed, replayed_message_id), or no row.
-const DEAD_LETTER_STATE: &str = "
+pub const DEAD_LETTER_STATE: &str = "
 SELECT replayed, replayed_message_id FROM mq.dead_letters WHERE id = $1";
 
 /// $1 trace_id. The chain in the order it happened (trace ids are drawn in causal order).
-const TRACE: &str = "
+pub const TRACE: &str = "
 SELECT event, message_id, topic, detail, created_at
 FROM mq.traces
 WHERE trace_id = $1

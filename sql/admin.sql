@@ -1,0 +1,117 @@
+-- pg_mq administration from psql: listings with paging and queue depth.
+--
+-- Each listing returns rows of its table, newest first, page by page:
+--   SELECT id, topic, status, last_error FROM mq_messages('orders', 'FAILED', page => 2);
+
+-- Checks the paging arguments every listing takes.
+CREATE FUNCTION mq.check_paging(page integer, page_size integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF page IS NULL THEN
+        RAISE EXCEPTION 'argument "page" must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF page_size IS NULL THEN
+        RAISE EXCEPTION 'argument "page_size" must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF page < 1 THEN
+        RAISE EXCEPTION 'argument "page" must be 1 or more, got %', page USING ERRCODE = '22023';
+    END IF;
+    IF page_size NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'argument "page_size" must be between 1 and 10000, got %', page_size
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+
+-- Messages, filtered by topic, status and trace id (NULL: any), newest first.
+CREATE FUNCTION mq_messages(topic text DEFAULT NULL, status text DEFAULT NULL,
+                            trace_id uuid DEFAULT NULL, page integer DEFAULT 1,
+                            page_size integer DEFAULT 50)
+RETURNS SETOF mq.messages
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM mq.check_paging($4, $5);
+    IF $2 IS NOT NULL AND $2 NOT IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED') THEN
+        RAISE EXCEPTION 'argument "status" must be PENDING, PROCESSING, COMPLETED or FAILED, got %', $2
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+        SELECT m.*
+        FROM mq.messages m
+        WHERE ($1 IS NULL OR m.topic = $1)
+          AND ($2 IS NULL OR m.status = $2)
+          AND ($3 IS NULL OR m.trace_id = $3)
+        ORDER BY m.id DESC
+        LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
+END
+$$;
+
+-- Dead letters, filtered by topic and replayed (NULL: any), newest first.
+CREATE FUNCTION mq_dead_letters(topic text DEFAULT NULL, replayed boolean DEFAULT NULL,
+                                page integer DEFAULT 1, page_size integer DEFAULT 50)
+RETURNS SETOF mq.dead_letters
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM mq.check_paging($3, $4);
+    RETURN QUERY
+        SELECT d.*
+        FROM mq.dead_letters d
+        WHERE ($1 IS NULL OR d.topic = $1)
+          AND ($2 IS NULL OR d.replayed = $2)
+        ORDER BY d.id DESC
+        LIMIT $4 OFFSET ($3 - 1)::bigint * $4;
+END
+$$;
+
+-- Trace rows, filtered by topic, message id and event (NULL: any), newest first.
+CREATE FUNCTION mq_traces(topic text DEFAULT NULL, message_id bigint DEFAULT NULL,
+                          event text DEFAULT NULL, page integer DEFAULT 1,
+                          page_size integer DEFAULT 50)
+RETURNS SETOF mq.traces
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    message_trace uuid;
+BEGIN
+    PERFORM mq.check_paging($4, $5);
+    IF $3 IS NOT NULL AND $3 NOT IN ('PUBLISHED', 'PROCESSING', 'COMPLETED', 'FAILED',
+                                     'DEAD_LETTERED', 'REPLAYED', 'RECOVERED', 'PURGED') THEN
+        RAISE EXCEPTION 'argument "event" must be a pg_mq trace event, got %', $3
+            USING ERRCODE = '22023',
+                  HINT = 'PUBLISHED, PROCESSING, COMPLETED, FAILED, DEAD_LETTERED, REPLAYED, RECOVERED or PURGED';
+    END IF;
+    IF $2 IS NOT NULL THEN
+        -- A message's rows share its trace id: look them up through the trace_id index.
+        SELECT m.trace_id INTO message_trace FROM mq.messages m WHERE m.id = $2;
+    END IF;
+    RETURN QUERY
+        SELECT t.*
+        FROM mq.traces t
+        WHERE ($1 IS NULL OR t.topic = $1)
+          AND ($2 IS NULL OR t.message_id = $2)
+          AND (message_trace IS NULL OR t.trace_id = message_trace)
+          AND ($3 IS NULL OR t.event = $3)
+        ORDER BY t.id DESC
+        LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
+END
+$$;
+
+-- Queue depth per topic, now.
+CREATE VIEW mq.queue_depth AS
+    SELECT topic, pending, delayed, processing, oldest_pending_age
+    FROM mq.current_metrics(clock_timestamp())
+    WHERE pending + delayed + processing > 0;
+
+COMMENT ON VIEW mq.queue_depth IS 'pg_mq: messages waiting (pending: due; delayed: not yet due) and in flight, per topic';
+
+-- Queue depth of one topic, or of every topic with messages waiting or in flight.
+CREATE FUNCTION mq_depth(topic text DEFAULT NULL)
+RETURNS SETOF mq.queue_depth
+LANGUAGE sql
+AS $$
+    SELECT d.* FROM mq.queue_depth d WHERE $1 IS NULL OR d.topic = $1 ORDER BY d.topic
+$$;

@@ -1,0 +1,325 @@
+//! Recovery, cleanup, retention, purge, listings and depth from SQL.
+
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use crate::pg_tests::{assert_rejected, events, one, poll_one, publish, run};
+    use crate::retention::{self, Kind};
+    use pgrx::prelude::*;
+
+    fn expire_locks(topic: &str) {
+        run(&format!(
+            "UPDATE mq.messages SET locked_until = clock_timestamp() - interval '1 second' \
+             WHERE topic = '{topic}' AND status = 'PROCESSING'"
+        ));
+    }
+
+    #[pg_test]
+    fn mq_recover_returns_expired_messages_of_every_topic() {
+        let a = publish("rec-a");
+        let b = publish("rec-b");
+        let live = publish("rec-live");
+        poll_one("rec-a");
+        poll_one("rec-b");
+        poll_one("rec-live");
+        expire_locks("rec-a");
+        expire_locks("rec-b");
+        assert_eq!(one::<i64>("SELECT mq_recover()"), 2);
+        for id in [a, b] {
+            let row = format!("FROM mq.messages WHERE id = {id}");
+            assert_eq!(one::<String>(&format!("SELECT status {row}")), "PENDING");
+            assert_eq!(one::<i32>(&format!("SELECT retry_count {row}")), 1);
+            assert!(one::<bool>(&format!(
+                "SELECT next_retry_at <= clock_timestamp() {row}"
+            )));
+            assert_eq!(
+                events(&format!("SELECT trace_id {row}")),
+                vec!["PUBLISHED", "PROCESSING", "RECOVERED"]
+            );
+        }
+        assert_eq!(
+            one::<String>(&format!("SELECT status FROM mq.messages WHERE id = {live}")),
+            "PROCESSING"
+        );
+        assert_eq!(one::<i64>("SELECT mq_recover()"), 0);
+    }
+
+    #[pg_test]
+    fn mq_cleanup_deletes_old_finished_messages_only() {
+        run("SET LOCAL pg_mq.retry_base_delay = 0");
+        for _ in 0..3 {
+            let id = publish("clean");
+            poll_one("clean");
+            run(&format!("SELECT mq_complete({id})"));
+        }
+        let failed = one::<i64>("SELECT mq_publish('clean', '{}', max_retries => 0)");
+        poll_one("clean");
+        run(&format!("SELECT mq_fail({failed})"));
+        publish("clean");
+        let before: i64 = one("SELECT consumed_total FROM mq_metrics() WHERE topic = 'clean'");
+        assert_eq!(before, 3);
+        // Nothing is old enough yet.
+        assert_eq!(one::<i64>("SELECT mq_cleanup()"), 0);
+        run("UPDATE mq.messages SET updated_at = now() - interval '8 days' WHERE topic = 'clean'");
+        assert_eq!(one::<i64>("SELECT mq_cleanup()"), 3);
+        assert_eq!(one::<i64>("SELECT mq_cleanup('FAILED', '1 day')"), 1);
+        assert_eq!(
+            one::<String>("SELECT string_agg(status, ',') FROM mq.messages WHERE topic = 'clean'"),
+            "PENDING"
+        );
+        assert_eq!(
+            one::<i64>("SELECT consumed_total FROM mq_metrics() WHERE topic = 'clean'"),
+            before,
+            "cleanup lowered a counter"
+        );
+        assert_eq!(
+            one::<i64>("SELECT dead_letter_total FROM mq_metrics() WHERE topic = 'clean'"),
+            1
+        );
+    }
+
+    #[pg_test]
+    fn mq_cleanup_rejects_bad_arguments() {
+        assert_rejected("SELECT mq_cleanup('PENDING')", "22023", "\"status\"");
+        assert_rejected("SELECT mq_cleanup(NULL)", "22004", "\"status\"");
+        assert_rejected(
+            "SELECT mq_cleanup('COMPLETED', NULL)",
+            "22004",
+            "\"older_than\"",
+        );
+        assert_rejected(
+            "SELECT mq_cleanup('COMPLETED', '-1 day')",
+            "22023",
+            "\"older_than\"",
+        );
+    }
+
+    #[pg_test]
+    fn retention_deletes_in_bounded_batches() {
+        run("SET LOCAL pg_mq.trace = off");
+        run("SELECT mq_publish('batches', '{}') FROM generate_series(1, 2500)");
+        run("SELECT mq_complete(id) FROM mq_poll('batches', 2500)");
+        run("UPDATE mq.messages SET updated_at = now() - interval '30 days' WHERE topic = 'batches'");
+        let cutoff = crate::clock::plus_micros(crate::clock::now(), -86_400_000_000);
+        let mut batches = Vec::new();
+        Spi::connect_mut(|client| loop {
+            let (deleted, more) = retention::delete_batch(client, Kind::Completed, cutoff);
+            batches.push(deleted);
+            if !more {
+                break;
+            }
+        });
+        assert_eq!(batches, vec![1000, 1000, 500]);
+        assert_eq!(
+            one::<i64>("SELECT consumed_total FROM mq_metrics() WHERE topic = 'batches'"),
+            2500
+        );
+    }
+
+    #[pg_test]
+    fn mq_retention_applies_the_default_retentions() {
+        run("SET LOCAL pg_mq.retry_base_delay = 0");
+        let done = publish("ret");
+        poll_one("ret");
+        run(&format!("SELECT mq_complete({done})"));
+        let dead = one::<i64>("SELECT mq_publish('ret', '{}', max_retries => 0)");
+        poll_one("ret");
+        run(&format!("SELECT mq_fail({dead})"));
+        run(&format!(
+            "SELECT mq_replay(id) FROM mq.dead_letters WHERE original_id = {dead}"
+        ));
+        let fresh = publish("ret-fresh");
+        // Age everything of topic 'ret' past the defaults (7 days, 30 days, 7 days).
+        run("UPDATE mq.messages SET updated_at = now() - interval '8 days' WHERE topic = 'ret' AND status = 'COMPLETED'");
+        run("UPDATE mq.dead_letters SET replayed_at = now() - interval '31 days' WHERE topic = 'ret'");
+        run("UPDATE mq.traces SET created_at = now() - interval '8 days' WHERE topic = 'ret'");
+        let deleted: Vec<(String, i64)> = Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT kind, deleted FROM mq_retention() ORDER BY kind",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .map(|r| (r.get(1).unwrap().unwrap(), r.get(2).unwrap().unwrap()))
+                .collect()
+        });
+        let trace_rows = deleted.iter().find(|(k, _)| k == "traces").unwrap().1;
+        assert!(trace_rows >= 8, "{deleted:?}");
+        assert!(
+            deleted.contains(&("completed messages".to_owned(), 1)),
+            "{deleted:?}"
+        );
+        assert!(
+            deleted.contains(&("replayed dead letters".to_owned(), 1)),
+            "{deleted:?}"
+        );
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM mq.messages WHERE id = {done}"
+            )),
+            0
+        );
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM mq.traces WHERE message_id = {fresh}"
+            )),
+            1,
+            "a fresh trace row was deleted"
+        );
+        // The FAILED original stays (retention only deletes COMPLETED messages).
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM mq.messages WHERE id = {dead}"
+            )),
+            1
+        );
+    }
+
+    #[pg_test]
+    fn mq_purge_removes_only_waiting_messages() {
+        let waiting = publish("purge");
+        let delayed = one::<i64>("SELECT mq_publish('purge', '{}', delay => '1 hour')");
+        let busy = publish("purge");
+        run(&format!(
+            "UPDATE mq.messages SET priority = 1 WHERE id = {busy}"
+        ));
+        let (polled, _) = poll_one("purge");
+        assert_eq!(polled, busy);
+        publish("purge-other");
+        assert_eq!(one::<i64>("SELECT mq_purge('purge')"), 2);
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM mq.messages WHERE id IN ({waiting}, {delayed})"
+            )),
+            0
+        );
+        assert_eq!(
+            one::<String>(&format!("SELECT status FROM mq.messages WHERE id = {busy}")),
+            "PROCESSING"
+        );
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM mq.traces WHERE event = 'PURGED' AND message_id IN ({waiting}, {delayed})"
+            )),
+            2
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq.messages WHERE topic = 'purge-other'"),
+            1
+        );
+        assert_rejected("SELECT mq_purge(NULL)", "22004", "\"topic\"");
+        assert_rejected("SELECT mq_purge('bad topic')", "22023", "\"topic\"");
+    }
+
+    #[pg_test]
+    fn listings_filter_and_page() {
+        let ids: Vec<i64> = (0..5).map(|_| publish("list")).collect();
+        publish("list-other");
+        poll_one("list");
+        assert_eq!(
+            one::<Vec<i64>>("SELECT array_agg(id) FROM mq_messages('list', page_size => 2)"),
+            vec![ids[4], ids[3]]
+        );
+        assert_eq!(
+            one::<Vec<i64>>(
+                "SELECT array_agg(id) FROM mq_messages('list', page => 3, page_size => 2)"
+            ),
+            vec![ids[0]]
+        );
+        assert_eq!(
+            one::<Vec<i64>>("SELECT array_agg(id) FROM mq_messages('list', 'PROCESSING')"),
+            vec![ids[0]]
+        );
+        let trace = one::<String>(&format!(
+            "SELECT trace_id::text FROM mq.messages WHERE id = {}",
+            ids[2]
+        ));
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT id FROM mq_messages(trace_id => '{trace}')"
+            )),
+            ids[2]
+        );
+        assert_eq!(
+            one::<Vec<String>>(&format!(
+                "SELECT array_agg(event) FROM mq_traces(message_id => {})",
+                ids[0]
+            )),
+            vec!["PROCESSING", "PUBLISHED"]
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_traces('list', event => 'PUBLISHED')"),
+            5
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_dead_letters('list')"),
+            0
+        );
+        assert_rejected("SELECT * FROM mq_messages(page => 0)", "22023", "\"page\"");
+        assert_rejected(
+            "SELECT * FROM mq_messages(page_size => 0)",
+            "22023",
+            "\"page_size\"",
+        );
+        assert_rejected(
+            "SELECT * FROM mq_messages(page_size => NULL)",
+            "22004",
+            "\"page_size\"",
+        );
+        assert_rejected(
+            "SELECT * FROM mq_messages(status => 'DONE')",
+            "22023",
+            "\"status\"",
+        );
+        assert_rejected(
+            "SELECT * FROM mq_traces(event => 'NOPE')",
+            "22023",
+            "\"event\"",
+        );
+    }
+
+    #[pg_test]
+    fn dead_letter_listing_filters_on_replayed() {
+        run("SET LOCAL pg_mq.retry_base_delay = 0");
+        for _ in 0..2 {
+            let id = one::<i64>("SELECT mq_publish('dl-list', '{}', max_retries => 0)");
+            poll_one("dl-list");
+            run(&format!("SELECT mq_fail({id}, 'x')"));
+        }
+        run("SELECT mq_replay(min(id)) FROM mq.dead_letters WHERE topic = 'dl-list'");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_dead_letters('dl-list')"),
+            2
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_dead_letters('dl-list', true)"),
+            1
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_dead_letters('dl-list', false)"),
+            1
+        );
+    }
+
+    #[pg_test]
+    fn depth_counts_waiting_and_in_flight_messages() {
+        publish("depth");
+        publish("depth");
+        one::<i64>("SELECT mq_publish('depth', '{}', delay => '1 hour')");
+        poll_one("depth");
+        assert!(one::<bool>(
+            "SELECT pending = 1 AND delayed = 1 AND processing = 1 AND oldest_pending_age >= interval '0' \
+             FROM mq_depth('depth')"
+        ));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_depth() WHERE topic = 'depth'"),
+            1
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_depth('nothing-here')"),
+            0
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! SQL of the operations side: metrics, retention and purge.
+
+/// Moves the counter increments appended by complete and fail into the per-topic totals.
+/// Rows appended while this runs are left for the next fold.
+pub const FOLD_COUNTS: &str = "
+WITH moved AS (
+    DELETE FROM mq.metric_counts RETURNING topic, consumed, failed, dead_lettered
+)
+INSERT INTO mq.metric_totals AS t (topic, consumed, failed, dead_lettered, updated_at)
+SELECT topic, sum(consumed), sum(failed), sum(dead_lettered), $1
+FROM moved
+GROUP BY topic
+ON CONFLICT (topic) DO UPDATE
+SET consumed = t.consumed + excluded.consumed,
+    failed = t.failed + excluded.failed,
+    dead_lettered = t.dead_lettered + excluded.dead_lettered,
+    updated_at = excluded.updated_at";
+
+/// $1 now, $2 topic (NULL: all). Each topic's gauges and counters now, in the column layout
+/// of SAMPLES_BETWEEN.
+pub const CURRENT_METRICS: &str = "
+SELECT topic, $1 AS sampled_at, pending, delayed, processing, consumed_total, failed_total,
+       dead_letter_total, oldest_pending_age
+FROM mq.current_metrics($1)
+WHERE $2::text IS NULL OR topic = $2
+ORDER BY topic";
+
+/// $1 start of the window, $2 now. The snapshot a window's rates are measured from: the last
+/// one at or before the start, or else the first one after it.
+pub const WINDOW_BASELINE: &str = "
+SELECT sampled_at
+FROM mq.metric_snapshots
+WHERE sampled_at < $2
+ORDER BY sampled_at > $1, abs(extract(epoch FROM sampled_at - $1))
+LIMIT 1";
+
+/// $1 now. Records a snapshot with one sample per topic.
+pub const TAKE_SAMPLE: &str = "
+WITH snapshot AS (
+    INSERT INTO mq.metric_snapshots (sampled_at) VALUES ($1)
+    ON CONFLICT (sampled_at) DO NOTHING
+    RETURNING sampled_at
+)
+INSERT INTO mq.metric_samples
+    (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
+     dead_letter_total, oldest_pending_age)
+SELECT m.topic, s.sampled_at, m.pending, m.delayed, m.processing, m.consumed_total,
+       m.failed_total, m.dead_letter_total, m.oldest_pending_age
+FROM snapshot s CROSS JOIN mq.current_metrics($1) m";
+
+/// $1 snapshots to keep. Deletes older snapshots with their samples.
+pub const PRUNE_SAMPLES: &str = "
+DELETE FROM mq.metric_snapshots
+WHERE sampled_at < (SELECT sampled_at FROM mq.metric_snapshots
+                    ORDER BY sampled_at DESC OFFSET $1 - 1 LIMIT 1)";
+
+/// $1 from. The snapshot times since, for the dashboard's time series.
+pub const SNAPSHOTS_SINCE: &str = "
+SELECT sampled_at FROM mq.metric_snapshots WHERE sampled_at >= $1 ORDER BY sampled_at";
+
+/// $1 from, $2 until (inclusive). The samples taken in between, in the column layout of
+/// CURRENT_METRICS.
+pub const SAMPLES_BETWEEN: &str = "
+SELECT topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
+       dead_letter_total, oldest_pending_age
+FROM mq.metric_samples
+WHERE sampled_at >= $1 AND sampled_at <= $2
+ORDER BY sampled_at, topic";
+
+/// $1 status ('COMPLETED' or 'FAILED'), $2 cutoff, $3 batch size. Deletes up to a batch of
+/// messages in that status last changed before the cutoff; returns how many.
+pub const CLEANUP_MESSAGES: &str = "
+WITH doomed AS (
+    SELECT id
+    FROM mq.messages
+    WHERE status IN ('COMPLETED', 'FAILED') AND status = $1 AND updated_at < $2
+    ORDER BY updated_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), deleted AS (
+    DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id RETURNING m.id
+)
+SELECT count(*) FROM deleted";
+
+/// $1 cutoff, $2 batch size. Deletes up to a batch of dead letters replayed before the cutoff.
+pub const CLEANUP_DEAD_LETTERS: &str = "
+WITH doomed AS (
+    SELECT id
+    FROM mq.dead_letters
+    WHERE replayed AND replayed_at < $1
+    ORDER BY replayed_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), deleted AS (
+    DELETE FROM mq.dead_letters d USING doomed x WHERE d.id = x.id RETURNING d.id
+)
+SELECT count(*) FROM deleted";
+
+/// $1 cutoff, $2 batch size. Deletes trace rows older than the cutoff from the oldest end of
+/// the table (trace ids grow with time); returns (deleted, reached rows newer than the cutoff).
+pub const CLEANUP_TRACES: &str = "
+WITH oldest AS (
+    SELECT id, created_at FROM mq.traces ORDER BY id LIMIT $2
+), deleted AS (
+    DELETE FROM mq.traces t USING oldest o
+    WHERE t.id = o.id AND o.created_at < $1
+    RETURNING t.id
+)
+SELECT (SELECT count(*) FROM deleted),
+       coalesce((SELECT bool_or(created_at >= $1) FROM oldest), true) OR
+       (SELECT count(*) FROM oldest) < $2";
+
+/// $1 topic, $2 now, $3 trace. Deletes the topic's PENDING messages, writing a PURGED trace
+/// row for each; returns how many.
+pub const PURGE: &str = "
+WITH purged AS (
+    DELETE FROM mq.messages WHERE topic = $1 AND status = 'PENDING'
+    RETURNING id, topic, trace_id, retry_count
+), traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'PURGED',
+           pg_catalog.jsonb_build_object('retry_count', retry_count), $2
+    FROM purged
+    WHERE $3
+)
+SELECT count(*) FROM purged";
+
+/// Is the extension installed in this database? (The background worker asks every tick.)
+pub const EXTENSION_INSTALLED: &str = "
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_mq')";
