@@ -55,6 +55,18 @@ fn main() {
     );
 }
 
+fn status_of(client: &mut Client, id: i64) -> String {
+    client
+        .query_one("SELECT status FROM mq.messages WHERE id = $1", &[&id])
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until the worker (no one polls) has put message `id` back to PENDING.
+fn recovered_within(client: &mut Client, id: i64, timeout: Duration) -> bool {
+    wait_until(timeout, || status_of(client, id) == "PENDING")
+}
+
 fn status_counts(client: &mut Client, topic: &str) -> (i64, i64) {
     let row = client
         .query_one(
@@ -166,13 +178,8 @@ fn a_message_that_kills_every_consumer_is_dead_lettered(cluster: &Cluster) {
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .unwrap();
         assert!(
-            wait_until(Duration::from_secs(10), || {
-                let status: String = admin
-                    .query_one("SELECT status FROM mq.messages WHERE id = $1", &[&id])
-                    .unwrap()
-                    .get(0);
-                status != "PROCESSING"
-            }),
+            wait_until(Duration::from_secs(10), || status_of(&mut admin, id)
+                != "PROCESSING"),
             "delivery {delivery} was not recovered"
         );
     }
@@ -300,13 +307,7 @@ fn worker_survives_an_error_in_its_tick(cluster: &Cluster) {
     assert!(logged, "the worker did not report its failed tick");
 
     assert!(
-        wait_until(Duration::from_secs(10), || {
-            let status: String = admin
-                .query_one("SELECT status FROM mq.messages WHERE id = $1", &[&id])
-                .unwrap()
-                .get(0);
-            status == "PENDING"
-        }),
+        recovered_within(&mut admin, id, Duration::from_secs(10)),
         "the worker stopped recovering after its error"
     );
     assert_eq!(
@@ -368,13 +369,7 @@ fn worker_restarts_after_being_terminated(cluster: &Cluster) {
             &[],
         )
         .unwrap();
-    assert!(wait_until(Duration::from_secs(10), || {
-        let status: String = admin
-            .query_one("SELECT status FROM mq.messages WHERE id = $1", &[&id])
-            .unwrap()
-            .get(0);
-        status == "PENDING"
-    }));
+    assert!(recovered_within(&mut admin, id, Duration::from_secs(10)));
 }
 
 fn worker_idles_while_the_extension_is_dropped(cluster: &Cluster) {
