@@ -1,4 +1,4 @@
-//! `mq_complete`: acknowledge a delivered message.
+//! `mq_complete`: acknowledge delivered messages.
 
 use pgrx::prelude::*;
 use pgrx::Uuid;
@@ -26,4 +26,33 @@ fn mq_complete(id: Option<i64>, lease: default!(Option<Uuid>, "NULL")) -> bool {
             )
             .is_empty()
     })
+}
+
+/// The distinct non-NULL ids of an id array argument, ascending.
+pub fn distinct_ids(ids: Vec<Option<i64>>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.into_iter().flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Completes every listed message that is PROCESSING (whoever holds it) and returns how many.
+/// NULL elements and duplicates are ignored.
+#[pg_extern(name = "mq_complete")]
+fn mq_complete_many(ids: Option<Vec<Option<i64>>>) -> i32 {
+    let ids = distinct_ids(validation::required("ids", ids).or_raise());
+    if ids.is_empty() {
+        return 0;
+    }
+    let done = Spi::connect_mut(|client| {
+        Statement::CompleteMany.run_scalar::<i64>(
+            client,
+            &[
+                ids.into(),
+                clock::now().into(),
+                settings::TRACE.get().into(),
+            ],
+        )
+    });
+    i32::try_from(done).unwrap_or(i32::MAX)
 }

@@ -39,6 +39,11 @@ impl SqlState {
 pub enum MqError {
     /// A required argument is NULL.
     NullArgument { argument: &'static str },
+    /// An element (1-based) of a required array argument is NULL.
+    NullElement {
+        argument: &'static str,
+        index: usize,
+    },
     /// An argument has a value the function does not accept; `reason` completes
     /// the sentence `argument "<argument>" ...`.
     InvalidArgument {
@@ -52,8 +57,13 @@ pub enum MqError {
         second: &'static str,
         hint: &'static str,
     },
-    /// The payload exceeds `pg_mq.max_payload_size`.
-    PayloadTooLarge { size: usize, limit: usize },
+    /// The payload (or element `element`, 1-based, of `payloads`) exceeds
+    /// `pg_mq.max_payload_size`.
+    PayloadTooLarge {
+        size: usize,
+        limit: usize,
+        element: Option<usize>,
+    },
     /// `mq_replay` was given a dead letter id that does not exist.
     DeadLetterNotFound { id: i64 },
     /// `mq_replay` was given a dead letter that was already replayed.
@@ -71,7 +81,9 @@ impl MqError {
 
     pub fn sqlstate(&self) -> SqlState {
         match self {
-            MqError::NullArgument { .. } => SqlState::NullValueNotAllowed,
+            MqError::NullArgument { .. } | MqError::NullElement { .. } => {
+                SqlState::NullValueNotAllowed
+            }
             MqError::InvalidArgument { .. } | MqError::ConflictingArguments { .. } => {
                 SqlState::InvalidParameterValue
             }
@@ -96,7 +108,7 @@ impl MqError {
                 "A dead letter is replayed at most once; if the replayed message failed again, replay its new dead letter."
                     .to_owned(),
             ),
-            MqError::NullArgument { .. } => None,
+            MqError::NullArgument { .. } | MqError::NullElement { .. } => None,
         }
     }
 }
@@ -114,9 +126,24 @@ impl fmt::Display for MqError {
                 f,
                 "arguments \"{first}\" and \"{second}\" cannot both be given"
             ),
-            MqError::PayloadTooLarge { size, limit } => write!(
+            MqError::NullElement { argument, index } => {
+                write!(f, "argument \"{argument}\" must not contain NULL (element {index})")
+            }
+            MqError::PayloadTooLarge {
+                size,
+                limit,
+                element: None,
+            } => write!(
                 f,
                 "argument \"payload\" is too large: {size} bytes, pg_mq.max_payload_size allows {limit}"
+            ),
+            MqError::PayloadTooLarge {
+                size,
+                limit,
+                element: Some(index),
+            } => write!(
+                f,
+                "argument \"payloads\" element {index} is too large: {size} bytes, pg_mq.max_payload_size allows {limit}"
             ),
             MqError::DeadLetterNotFound { id } => write!(
                 f,
@@ -166,9 +193,29 @@ mod tests {
         assert!(both.to_string().contains("\"delay\""));
         assert_eq!(both.sqlstate(), SqlState::InvalidParameterValue);
 
-        let big = MqError::PayloadTooLarge { size: 10, limit: 5 };
+        let big = MqError::PayloadTooLarge {
+            size: 10,
+            limit: 5,
+            element: None,
+        };
         assert!(big.to_string().starts_with("argument \"payload\""));
         assert_eq!(big.sqlstate(), SqlState::ProgramLimitExceeded);
+        let big_element = MqError::PayloadTooLarge {
+            size: 10,
+            limit: 5,
+            element: Some(3),
+        };
+        assert!(big_element.to_string().contains("\"payloads\" element 3"));
+
+        let hole = MqError::NullElement {
+            argument: "payloads",
+            index: 2,
+        };
+        assert_eq!(
+            hole.to_string(),
+            "argument \"payloads\" must not contain NULL (element 2)"
+        );
+        assert_eq!(hole.sqlstate(), SqlState::NullValueNotAllowed);
 
         let replayed = MqError::DeadLetterAlreadyReplayed {
             id: 7,

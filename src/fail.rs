@@ -1,8 +1,9 @@
-//! `mq_fail`: report a failed delivery.
+//! `mq_fail`: report failed deliveries.
 
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
+use crate::complete::distinct_ids;
 use crate::failure::{self, RetryEvent};
 use crate::raise::OrRaise;
 use crate::statements::Statement;
@@ -24,6 +25,23 @@ fn mq_fail(
         failure::settle(client, &decisions, error, RetryEvent::Failed, clock::now())
             .into_iter()
             .next()
-            .map(|(_, status)| status)
+            .map(|settled| settled.status)
     })
+}
+
+/// Records `error` for every listed message that is PROCESSING (whoever holds it), each
+/// retried or dead-lettered by its own policy, and returns how many. NULL elements and
+/// duplicates are ignored.
+#[pg_extern(name = "mq_fail")]
+fn mq_fail_many(ids: Option<Vec<Option<i64>>>, error: default!(Option<&str>, "NULL")) -> i32 {
+    let ids = distinct_ids(validation::required("ids", ids).or_raise());
+    if ids.is_empty() {
+        return 0;
+    }
+    let settled = Spi::connect_mut(|client| {
+        let locked = Statement::LockForFailure.run(client, &[ids.into(), None::<Uuid>.into()]);
+        let decisions = failure::decide(locked, settings::retry_policy());
+        failure::settle(client, &decisions, error, RetryEvent::Failed, clock::now()).len()
+    });
+    i32::try_from(settled).unwrap_or(i32::MAX)
 }

@@ -8,6 +8,7 @@ use crate::backoff::{self, FailureOutcome, RetryPolicy};
 use crate::clock;
 use crate::settings;
 use crate::statements::Statement;
+use crate::wakeup;
 
 /// The trace event written when a failed message goes back to PENDING.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,15 +42,20 @@ pub fn decide(rows: SpiTupleTable<'_>, policy: RetryPolicy) -> Vec<(i64, Failure
     .collect()
 }
 
-/// Applies the decisions (rows must still be locked by this transaction). Returns each
-/// message's id with its new status, `PENDING` or `FAILED`.
+/// A settled message's new status (`PENDING` or `FAILED`).
+pub struct Settled {
+    pub status: String,
+}
+
+/// Applies the decisions (rows must still be locked by this transaction). Messages that go
+/// back to PENDING at once (recovered ones) wake their topic's pollers at commit.
 pub fn settle(
     client: &mut SpiClient<'_>,
     decisions: &[(i64, FailureOutcome)],
     error: Option<&str>,
     event: RetryEvent,
     now: TimestampWithTimeZone,
-) -> Vec<(i64, String)> {
+) -> Vec<Settled> {
     if decisions.is_empty() {
         return Vec::new();
     }
@@ -72,9 +78,12 @@ pub fn settle(
     Statement::Settle
         .run(client, &args)
         .map(|row| {
-            let id: i64 = row.get(1).ok().flatten().expect("id");
             let status: String = row.get(2).ok().flatten().expect("status");
-            (id, status)
+            let topic: String = row.get(3).ok().flatten().expect("topic");
+            if event == RetryEvent::Recovered && status == "PENDING" {
+                wakeup::notify_on_commit(&topic);
+            }
+            Settled { status }
         })
         .collect()
 }

@@ -115,3 +115,83 @@ unsafe impl BoxRet for RawJsonb {
         unsafe { fcinfo.return_raw_datum(self.0) }
     }
 }
+
+/// A non-NULL `jsonb[]` datum, detoasted, valid in the memory context it was received in.
+#[derive(Clone, Copy, Debug)]
+pub struct RawJsonbArray(pg_sys::Datum);
+
+impl RawJsonbArray {
+    /// The elements, None for a NULL element.
+    pub fn elements(self) -> Vec<Option<RawJsonb>> {
+        let mut values: *mut pg_sys::Datum = std::ptr::null_mut();
+        let mut nulls: *mut bool = std::ptr::null_mut();
+        let mut count: std::ffi::c_int = 0;
+        // SAFETY: self.0 is a detoasted jsonb[] (see FromDatum); jsonb is a varlena (typlen
+        // -1, not by value, int alignment). deconstruct_array pallocs the two output arrays.
+        unsafe {
+            pg_sys::deconstruct_array(
+                self.0.cast_mut_ptr(),
+                pg_sys::JSONBOID,
+                -1,
+                false,
+                b'i' as std::ffi::c_char,
+                &mut values,
+                &mut nulls,
+                &mut count,
+            );
+            let n = usize::try_from(count).unwrap_or(0);
+            let values = std::slice::from_raw_parts(values, n);
+            let nulls = std::slice::from_raw_parts(nulls, n);
+            values
+                .iter()
+                .zip(nulls)
+                .map(|(value, is_null)| (!is_null).then_some(RawJsonb(*value)))
+                .collect()
+        }
+    }
+}
+
+impl FromDatum for RawJsonbArray {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _typoid: pg_sys::Oid,
+    ) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: a non-null jsonb[] datum; detoasting gives a plain ArrayType in the current
+        // memory context (or the datum itself when it was not toasted).
+        let detoasted = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) };
+        Some(RawJsonbArray(pg_sys::Datum::from(detoasted)))
+    }
+}
+
+impl IntoDatum for RawJsonbArray {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBARRAYOID
+    }
+}
+
+// SAFETY: RawJsonbArray is exactly a jsonb[] datum.
+unsafe impl SqlTranslatable for RawJsonbArray {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(RawJsonbArray);
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+        Ok(SqlMappingRef::literal("jsonb[]"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb[]")));
+}
+
+// SAFETY: the argument is declared jsonb[] in SQL.
+unsafe impl<'fcx> ArgAbi<'fcx> for RawJsonbArray {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }
+            .unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+}

@@ -22,6 +22,7 @@ mod raise;
 mod recovery;
 mod settings;
 mod statements;
+mod wakeup;
 
 mod complete;
 mod fail;
@@ -52,6 +53,7 @@ pub extern "C-unwind" fn _PG_init() {
     settings::register();
     // SAFETY: a plain read of a flag the postmaster sets while loading preload libraries.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        wakeup::request_shared_memory();
         worker::register();
     }
 }

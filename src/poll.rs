@@ -7,7 +7,8 @@ use pgrx::Uuid;
 use crate::jsonb::RawJsonb;
 use crate::raise::OrRaise;
 use crate::statements::Statement;
-use crate::{clock, recovery, settings, validation};
+use crate::{clock, recovery, settings, validation, wakeup};
+use std::time::{Duration, Instant};
 
 type PolledRow = (
     i64,
@@ -22,9 +23,14 @@ type PolledRow = (
     Uuid,
 );
 
+/// A waiting poll looks again at least this often, for messages that fall due (scheduled ones,
+/// retries) rather than being committed.
+const LONGEST_NAP: Duration = Duration::from_millis(500);
+
 /// Claims up to `batch_size` due messages of `topic` (highest priority first, then earliest
 /// due, then lowest id), marks them PROCESSING for `lock_timeout` and returns them, each with
 /// a fresh lease. Pollers never block each other and never receive a message whose lock is live.
+/// With `wait` > 0 and nothing due, it waits up to `wait` for a message to be committed.
 #[pg_extern]
 #[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
 fn mq_poll(
@@ -32,6 +38,7 @@ fn mq_poll(
     batch_size: default!(Option<i32>, 10),
     lock_timeout: default!(Option<Interval>, "NULL"),
     consumer_id: default!(Option<&str>, "NULL"),
+    wait: default!(Option<Interval>, "'0'"),
 ) -> TableIterator<
     'static,
     (
@@ -51,12 +58,37 @@ fn mq_poll(
     let batch_size = validation::batch_size(batch_size).or_raise();
     validation::lock_timeout(lock_timeout.map(clock::parts)).or_raise();
     let consumer_id = validation::consumer_id(consumer_id).or_raise();
+    let wait = validation::wait(wait.map(clock::parts)).or_raise();
+    let wait = Duration::from_micros(u64::try_from(wait.comparable_micros()).unwrap_or(u64::MAX));
 
     let lock_timeout =
         lock_timeout.unwrap_or_else(|| clock::millis_interval(settings::lock_timeout_ms()));
     let consumer_id = consumer_id.map_or_else(default_consumer_id, str::to_owned);
 
-    let rows = Spi::connect_mut(|client| {
+    // None: a wait too long to represent, which is as good as forever.
+    let deadline = Instant::now().checked_add(wait);
+
+    loop {
+        // Read the wake-up generation before claiming, so a commit after the claim wakes us.
+        let mut waiter = wakeup::Waiter::new(topic);
+        let rows = claim(topic, batch_size, &consumer_id, lock_timeout);
+        let remaining =
+            deadline.map_or(LONGEST_NAP, |d| d.saturating_duration_since(Instant::now()));
+        if !rows.is_empty() || remaining.is_zero() {
+            return TableIterator::new(rows);
+        }
+        waiter.sleep(remaining.min(LONGEST_NAP));
+    }
+}
+
+/// Recovers the topic's expired locks, then claims a batch.
+fn claim(
+    topic: &str,
+    batch_size: i32,
+    consumer_id: &str,
+    lock_timeout: Interval,
+) -> Vec<PolledRow> {
+    Spi::connect_mut(|client| {
         let now = clock::now();
         recovery::recover_batch(client, Some(topic), now);
         Statement::Claim
@@ -65,7 +97,7 @@ fn mq_poll(
                 &[
                     topic.into(),
                     batch_size.into(),
-                    consumer_id.as_str().into(),
+                    consumer_id.into(),
                     lock_timeout.into(),
                     now.into(),
                     settings::TRACE.get().into(),
@@ -85,9 +117,8 @@ fn mq_poll(
                     row.get(10).ok().flatten().expect("lease"),
                 )
             })
-            .collect::<Vec<PolledRow>>()
-    });
-    TableIterator::new(rows)
+            .collect()
+    })
 }
 
 /// Without a consumer_id the delivery is attributed to this backend: `pid:<backend pid>`.

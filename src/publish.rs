@@ -1,13 +1,13 @@
-//! `mq_publish`: add a message to a topic.
+//! `mq_publish` and `mq_publish_batch`: add messages to a topic.
 
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
-use crate::jsonb::RawJsonb;
+use crate::jsonb::{RawJsonb, RawJsonbArray};
 use crate::raise::OrRaise;
 use crate::statements::Statement;
-use crate::{clock, settings, validation};
+use crate::{clock, settings, validation, wakeup};
 
 /// Publishes `payload` to `topic` and returns the new message's id. The message becomes
 /// deliverable at `execute_at`, or after `delay`, or at once. Inside a transaction it is
@@ -33,7 +33,7 @@ fn mq_publish(
     validation::headers(headers.map(RawJsonb::root)).or_raise();
     validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
 
-    Spi::connect_mut(|client| {
+    let id = Spi::connect_mut(|client| {
         Statement::Publish.run_scalar::<i64>(
             client,
             &[
@@ -49,5 +49,58 @@ fn mq_publish(
                 settings::TRACE.get().into(),
             ],
         )
-    })
+    });
+    wakeup::notify_on_commit(topic);
+    id
+}
+
+/// Publishes one message per element of `payloads` to `topic`, all with the same priority,
+/// schedule, retries and headers (each with a trace id of its own), in one statement; returns
+/// the new ids in array order. An empty array publishes nothing.
+#[pg_extern]
+fn mq_publish_batch(
+    topic: Option<&str>,
+    payloads: Option<RawJsonbArray>,
+    priority: default!(Option<i32>, 0),
+    execute_at: default!(Option<TimestampWithTimeZone>, "NULL"),
+    max_retries: default!(Option<i32>, "NULL"),
+    headers: default!(Option<RawJsonb>, "NULL"),
+) -> SetOfIterator<'static, i64> {
+    let topic = validation::topic(topic).or_raise();
+    let payloads = validation::required("payloads", payloads).or_raise();
+    let elements = payloads.elements();
+    validation::batch_payloads(
+        elements.iter().map(|e| e.map(RawJsonb::size)),
+        settings::max_payload_size(),
+    )
+    .or_raise();
+    let priority = validation::required("priority", priority).or_raise();
+    let max_retries =
+        validation::max_retries(max_retries, settings::DEFAULT_MAX_RETRIES.get()).or_raise();
+    validation::headers(headers.map(RawJsonb::root)).or_raise();
+    validation::schedule(execute_at.map(|t| t.is_finite()), None).or_raise();
+    if elements.is_empty() {
+        return SetOfIterator::new(Vec::new());
+    }
+
+    let ids: Vec<i64> = Spi::connect_mut(|client| {
+        Statement::PublishBatch
+            .run(
+                client,
+                &[
+                    topic.into(),
+                    payloads.into(),
+                    headers.into(),
+                    priority.into(),
+                    max_retries.into(),
+                    execute_at.into(),
+                    clock::now().into(),
+                    settings::TRACE.get().into(),
+                ],
+            )
+            .map(|row| row.get::<i64>(1).ok().flatten().expect("id"))
+            .collect()
+    });
+    wakeup::notify_on_commit(topic);
+    SetOfIterator::new(ids)
 }

@@ -3,10 +3,11 @@
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
+use crate::complete::distinct_ids;
 use crate::error::MqError;
 use crate::raise::{raise, OrRaise};
 use crate::statements::Statement;
-use crate::{clock, settings, validation};
+use crate::{clock, settings, validation, wakeup};
 
 /// Replays the given dead letters that are not yet replayed; returns (dead_letter_id,
 /// message_id) pairs in dead letter id order.
@@ -24,6 +25,8 @@ fn replay(client: &mut SpiClient<'_>, ids: Vec<i64>) -> Vec<(i64, i64)> {
             ],
         )
         .map(|row| {
+            let topic: String = row.get(3).ok().flatten().expect("topic");
+            wakeup::notify_on_commit(&topic);
             (
                 row.get(1).ok().flatten().expect("dead_letter_id"),
                 row.get(2).ok().flatten().expect("message_id"),
@@ -56,10 +59,7 @@ fn mq_replay_one(dead_letter_id: Option<i64>) -> i64 {
 /// skipped.
 #[pg_extern(name = "mq_replay")]
 fn mq_replay_many(dead_letter_ids: Option<Vec<Option<i64>>>) -> SetOfIterator<'static, i64> {
-    let ids = validation::required("dead_letter_ids", dead_letter_ids).or_raise();
-    let mut ids: Vec<i64> = ids.into_iter().flatten().collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = distinct_ids(validation::required("dead_letter_ids", dead_letter_ids).or_raise());
     let replayed = Spi::connect_mut(|client| replay(client, ids));
     SetOfIterator::new(replayed.into_iter().map(|(_, message_id)| message_id))
 }

@@ -106,10 +106,50 @@ pub fn max_retries(max_retries: Option<i32>, default: i32) -> Result<i32, MqErro
 /// The payload's size in bytes against `pg_mq.max_payload_size`.
 pub fn payload_size(size: usize, limit: usize) -> Result<(), MqError> {
     if size > limit {
-        Err(MqError::PayloadTooLarge { size, limit })
+        Err(MqError::PayloadTooLarge {
+            size,
+            limit,
+            element: None,
+        })
     } else {
         Ok(())
     }
+}
+
+/// The payloads of `mq_publish_batch`, as each element's size (None: a NULL element): none
+/// NULL, none over `limit`.
+pub fn batch_payloads(
+    sizes: impl IntoIterator<Item = Option<usize>>,
+    limit: usize,
+) -> Result<(), MqError> {
+    for (i, size) in sizes.into_iter().enumerate() {
+        match size {
+            None => {
+                return Err(MqError::NullElement {
+                    argument: "payloads",
+                    index: i + 1,
+                })
+            }
+            Some(size) if size > limit => {
+                return Err(MqError::PayloadTooLarge {
+                    size,
+                    limit,
+                    element: Some(i + 1),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// How long `mq_poll` may wait for messages: zero or more.
+pub fn wait(wait: Option<IntervalParts>) -> Result<IntervalParts, MqError> {
+    let wait = required("wait", wait)?;
+    if wait.comparable_micros() < 0 {
+        return Err(MqError::invalid("wait", "must not be negative"));
+    }
+    Ok(wait)
 }
 
 /// How a message's first delivery time is chosen.
@@ -264,6 +304,29 @@ mod tests {
             state(max_retries(Some(-1), 3)),
             SqlState::InvalidParameterValue
         );
+    }
+
+    #[test]
+    fn batch_payloads_name_the_bad_element() {
+        assert_eq!(batch_payloads([Some(1), Some(2)], 2), Ok(()));
+        assert_eq!(batch_payloads([], 2), Ok(()));
+        let null = batch_payloads([Some(1), None], 2).unwrap_err();
+        assert_eq!(null.sqlstate(), SqlState::NullValueNotAllowed);
+        assert!(null.to_string().contains("element 2"));
+        let big = batch_payloads([Some(1), Some(1), Some(3)], 2).unwrap_err();
+        assert_eq!(big.sqlstate(), SqlState::ProgramLimitExceeded);
+        assert!(big.to_string().contains("element 3"));
+    }
+
+    #[test]
+    fn wait_is_zero_or_more() {
+        assert_eq!(wait(Some(iv(0, 0, 0))), Ok(iv(0, 0, 0)));
+        assert_eq!(wait(Some(iv(0, 0, 5))), Ok(iv(0, 0, 5)));
+        assert_eq!(
+            state(wait(Some(iv(0, 0, -1)))),
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(state(wait(None)), SqlState::NullValueNotAllowed);
     }
 
     #[test]

@@ -150,8 +150,8 @@ mod tests {
             "22023",
             "\"consumer_id\"",
         );
-        assert_rejected("SELECT mq_complete(NULL)", "22004", "\"id\"");
-        assert_rejected("SELECT mq_fail(NULL)", "22004", "\"id\"");
+        assert_rejected("SELECT mq_complete(NULL::bigint)", "22004", "\"id\"");
+        assert_rejected("SELECT mq_fail(NULL::bigint)", "22004", "\"id\"");
         assert_rejected("SELECT * FROM mq_trace(NULL)", "22004", "\"trace_id\"");
     }
 

@@ -1,6 +1,7 @@
 //! `#[pg_test]` tests: each runs inside the database, in a transaction that is rolled back.
 
 mod bad_input;
+mod batch;
 mod complete;
 mod fail;
 mod metrics;

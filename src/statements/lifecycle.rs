@@ -19,6 +19,27 @@ WITH message AS (
 )
 SELECT id FROM message";
 
+/// $1 topic, $2 payloads, $3 headers, $4 priority, $5 max_retries, $6 execute_at, $7 now,
+/// $8 trace. Publishes one message per payload, in array order; returns the new ids in order.
+pub const PUBLISH_BATCH: &str = "
+WITH message AS (
+    INSERT INTO mq.messages
+        (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
+    SELECT $1, p.payload, $3, $4, $5, coalesce($6, $7), pg_catalog.gen_random_uuid(), $7, $7
+    FROM pg_catalog.unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n)
+    ORDER BY p.n
+    RETURNING id, topic, trace_id, priority, max_retries, execute_at
+), traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'PUBLISHED',
+           pg_catalog.jsonb_build_object('priority', priority, 'max_retries', max_retries,
+                                         'execute_at', execute_at),
+           $7
+    FROM message
+    WHERE $8
+)
+SELECT id FROM message ORDER BY id";
+
 /// $1 topic, $2 batch_size, $3 consumer_id, $4 lock_timeout, $5 now, $6 trace.
 /// Claims up to $2 due PENDING messages of the topic, skipping rows other pollers hold.
 pub const CLAIM: &str = "
@@ -72,6 +93,27 @@ WITH done AS (
 )
 SELECT id FROM done";
 
+/// $1 ids, $2 now, $3 trace. Completes the listed messages that are PROCESSING; returns how
+/// many. Rows are locked in id order, so concurrent batch completions cannot deadlock.
+pub const COMPLETE_MANY: &str = "
+WITH done AS (
+    UPDATE mq.messages
+    SET status = 'COMPLETED', locked_until = NULL, updated_at = $2
+    WHERE id = ANY($1) AND status = 'PROCESSING'
+    RETURNING id, topic, trace_id, consumer_id, retry_count
+), traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'COMPLETED',
+           pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1),
+           $2
+    FROM done
+    WHERE $3
+), counted AS (
+    INSERT INTO mq.metric_counts (topic, consumed, counted_at)
+    SELECT topic, count(*), $2 FROM done GROUP BY topic
+)
+SELECT count(*) FROM done";
+
 /// $1 ids, $2 lease (NULL: the current delivery). Locks the in-flight messages a failure report
 /// is about, in id order, and returns what the retry decision needs.
 pub const LOCK_FOR_FAILURE: &str = "
@@ -94,7 +136,7 @@ FOR UPDATE SKIP LOCKED";
 /// $1 ids, $2 next_retry_at per id (NULL: retries exhausted), $3 error, $4 now,
 /// $5 trace event for a retry ('FAILED' or 'RECOVERED'), $6 trace.
 /// Settles failed deliveries locked by LOCK_FOR_FAILURE or LOCK_EXPIRED: back to PENDING, or
-/// FAILED with a dead letter. Returns each message's id and new status.
+/// FAILED with a dead letter. Returns each message's id, new status and topic.
 pub const SETTLE: &str = "
 WITH outcome AS (
     SELECT o.id, o.next_retry_at
@@ -140,10 +182,10 @@ WITH outcome AS (
     FROM settled
     GROUP BY topic
 )
-SELECT id, status FROM settled";
+SELECT id, status, topic FROM settled";
 
 /// $1 dead letter ids, $2 now, $3 trace. Replays those not yet replayed as new PENDING
-/// messages; returns (dead_letter_id, message_id) in dead letter id order.
+/// messages; returns (dead_letter_id, message_id, topic) in dead letter id order.
 pub const REPLAY: &str = "
 WITH picked AS MATERIALIZED (
     SELECT d.id AS dead_letter_id, d.original_id, d.topic, d.payload, d.headers, d.priority,
@@ -173,7 +215,7 @@ WITH picked AS MATERIALIZED (
     FROM picked
     WHERE $3
 )
-SELECT dead_letter_id, message_id FROM picked ORDER BY dead_letter_id";
+SELECT dead_letter_id, message_id, topic FROM picked ORDER BY dead_letter_id";
 
 /// $1 dead letter id. Why a replay found nothing: (replayed, replayed_message_id), or no row.
 pub const DEAD_LETTER_STATE: &str = "

@@ -19,8 +19,10 @@ use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Statement {
     Publish,
+    PublishBatch,
     Claim,
     Complete,
+    CompleteMany,
     LockForFailure,
     LockExpired,
     Settle,
@@ -48,8 +50,10 @@ impl Statement {
         use Statement::*;
         match self {
             Publish => lifecycle::PUBLISH,
+            PublishBatch => lifecycle::PUBLISH_BATCH,
             Claim => lifecycle::CLAIM,
             Complete => lifecycle::COMPLETE,
+            CompleteMany => lifecycle::COMPLETE_MANY,
             LockForFailure => lifecycle::LOCK_FOR_FAILURE,
             LockExpired => lifecycle::LOCK_EXPIRED,
             Settle => lifecycle::SETTLE,
@@ -74,9 +78,9 @@ impl Statement {
     fn arg_types(self) -> &'static [pg_sys::Oid] {
         use pg_sys::{
             BOOLOID as BOOL, INT4OID as INT4, INT8ARRAYOID as INT8_ARRAY, INT8OID as INT8,
-            INTERVALOID as INTERVAL, JSONBOID as JSONB, TEXTOID as TEXT,
-            TIMESTAMPTZARRAYOID as TIMESTAMPTZ_ARRAY, TIMESTAMPTZOID as TIMESTAMPTZ,
-            UUIDOID as UUID,
+            INTERVALOID as INTERVAL, JSONBARRAYOID as JSONB_ARRAY, JSONBOID as JSONB,
+            TEXTOID as TEXT, TIMESTAMPTZARRAYOID as TIMESTAMPTZ_ARRAY,
+            TIMESTAMPTZOID as TIMESTAMPTZ, UUIDOID as UUID,
         };
         use Statement::*;
         match self {
@@ -92,8 +96,19 @@ impl Statement {
                 TIMESTAMPTZ,
                 BOOL,
             ],
+            PublishBatch => &[
+                TEXT,
+                JSONB_ARRAY,
+                JSONB,
+                INT4,
+                INT4,
+                TIMESTAMPTZ,
+                TIMESTAMPTZ,
+                BOOL,
+            ],
             Claim => &[TEXT, INT4, TEXT, INTERVAL, TIMESTAMPTZ, BOOL],
             Complete => &[INT8, UUID, TIMESTAMPTZ, BOOL],
+            CompleteMany => &[INT8_ARRAY, TIMESTAMPTZ, BOOL],
             LockForFailure => &[INT8_ARRAY, UUID],
             LockExpired => &[TEXT, TIMESTAMPTZ, INT4],
             Settle => &[INT8_ARRAY, TIMESTAMPTZ_ARRAY, TEXT, TIMESTAMPTZ, TEXT, BOOL],

@@ -40,6 +40,12 @@ impl Cluster {
     /// Creates and starts a cluster with pg_mq preloaded, `extra_conf` appended to its
     /// postgresql.conf, and the extension created in database `postgres`.
     pub fn start(name: &str, extra_conf: &[&str]) -> Cluster {
+        Cluster::start_with(name, extra_conf, true)
+    }
+
+    /// Like `start`; with `preload` false pg_mq is not in shared_preload_libraries (no
+    /// background worker, no shared memory) and is loaded by each session on first use.
+    pub fn start_with(name: &str, extra_conf: &[&str], preload: bool) -> Cluster {
         check_extension_installed();
         let dir = std::env::temp_dir().join(format!("pg_mq-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -69,7 +75,10 @@ impl Cluster {
             "listen_addresses = ''".to_owned(),
             format!("unix_socket_directories = '{}'", cluster.dir.display()),
             format!("port = {}", cluster.port),
-            "shared_preload_libraries = 'pg_mq'".to_owned(),
+            format!(
+                "shared_preload_libraries = '{}'",
+                if preload { "pg_mq" } else { "" }
+            ),
             "max_connections = 60".to_owned(),
             "fsync = off".to_owned(),
             "log_min_messages = warning".to_owned(),
@@ -89,9 +98,10 @@ impl Cluster {
         // The worker looks for the extension once per recovery interval; start the tests once
         // it has found it, so that they see a working worker.
         assert!(
-            wait_until(Duration::from_secs(30), || {
-                worker_activity(&mut client).is_some_and(|a| a.contains("recovery every"))
-            }),
+            !preload
+                || wait_until(Duration::from_secs(30), || {
+                    worker_activity(&mut client).is_some_and(|a| a.contains("recovery every"))
+                }),
             "the pg_mq worker did not start working:\n{}",
             cluster.log()
         );
