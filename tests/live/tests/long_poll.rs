@@ -40,16 +40,11 @@ fn main() {
     );
 }
 
-/// Starts a poller on `topic` waiting up to `wait`; returns its pid and a handle yielding
-/// (ids received, when the poll returned).
-fn waiting_poller(
-    cluster: &Cluster,
-    topic: &str,
-    wait: &str,
-) -> (
-    i32,
-    thread::JoinHandle<Result<(Vec<i64>, Instant), postgres::Error>>,
-) {
+/// What a poller thread yields: the ids it received and when its poll returned.
+type PollOutcome = thread::JoinHandle<Result<(Vec<i64>, Instant), postgres::Error>>;
+
+/// Starts a poller on `topic` waiting up to `wait`; returns its pid and its outcome.
+fn waiting_poller(cluster: &Cluster, topic: &str, wait: &str) -> (i32, PollOutcome) {
     let mut client = cluster.connect();
     let pid: i32 = client
         .query_one("SELECT pg_backend_pid()", &[])
