@@ -39,6 +39,17 @@ CREATE TABLE mq.messages (
                AND (status <> 'PROCESSING' OR lease IS NOT NULL))
 );
 
+-- A queue table churns: every delivery leaves dead row versions and dead entries in the
+-- claim index, which pollers must step over until vacuum removes them. Completed rows stay
+-- (for pg_mq.completed_retention), so the default 20% scale factor would vacuum far too
+-- rarely; vacuum after a fixed number of dead rows instead.
+ALTER TABLE mq.messages SET (
+    autovacuum_vacuum_scale_factor = 0.01,
+    autovacuum_vacuum_threshold = 1000,
+    autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_analyze_threshold = 1000
+);
+
 COMMENT ON TABLE mq.messages IS 'pg_mq messages; write through mq_publish / mq_poll / mq_complete / mq_fail';
 COMMENT ON COLUMN mq.messages.retry_count IS 'failed deliveries so far';
 COMMENT ON COLUMN mq.messages.execute_at IS 'first time the message may be delivered';

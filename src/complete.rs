@@ -3,9 +3,10 @@
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
+use crate::arrays::IdArray;
 use crate::raise::OrRaise;
 use crate::statements::Statement;
-use crate::{clock, settings, validation};
+use crate::{clock, validation};
 
 /// Marks message `id` COMPLETED. Returns true when this call completed it; false when the
 /// message is unknown, not PROCESSING, or `lease` is not its current delivery's lease. Without
@@ -15,44 +16,21 @@ fn mq_complete(id: Option<i64>, lease: default!(Option<Uuid>, "NULL")) -> bool {
     let id = validation::required("id", id).or_raise();
     Spi::connect_mut(|client| {
         !Statement::Complete
-            .run(
-                client,
-                &[
-                    id.into(),
-                    lease.into(),
-                    clock::now().into(),
-                    settings::TRACE.get().into(),
-                ],
-            )
+            .run(client, &[id.into(), lease.into(), clock::now().into()])
             .is_empty()
     })
-}
-
-/// The distinct non-NULL ids of an id array argument, ascending.
-pub fn distinct_ids(ids: Vec<Option<i64>>) -> Vec<i64> {
-    let mut ids: Vec<i64> = ids.into_iter().flatten().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }
 
 /// Completes every listed message that is PROCESSING (whoever holds it) and returns how many.
 /// NULL elements and duplicates are ignored.
 #[pg_extern(name = "mq_complete")]
-fn mq_complete_many(ids: Option<Vec<Option<i64>>>) -> i32 {
-    let ids = distinct_ids(validation::required("ids", ids).or_raise());
+fn mq_complete_many(ids: Option<IdArray>) -> i32 {
+    let ids = validation::required("ids", ids).or_raise();
     if ids.is_empty() {
         return 0;
     }
     let done = Spi::connect_mut(|client| {
-        Statement::CompleteMany.run_scalar::<i64>(
-            client,
-            &[
-                ids.into(),
-                clock::now().into(),
-                settings::TRACE.get().into(),
-            ],
-        )
+        Statement::CompleteMany.run_scalar::<i64>(client, &[ids.into(), clock::now().into()])
     });
     i32::try_from(done).unwrap_or(i32::MAX)
 }

@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
-use crate::complete::distinct_ids;
+use crate::arrays::IdArray;
 use crate::failure::{self, RetryEvent};
 use crate::raise::OrRaise;
 use crate::statements::Statement;
@@ -20,7 +20,7 @@ fn mq_fail(
 ) -> Option<String> {
     let id = validation::required("id", id).or_raise();
     Spi::connect_mut(|client| {
-        let locked = Statement::LockForFailure.run(client, &[vec![id].into(), lease.into()]);
+        let locked = Statement::LockForFailure.run(client, &[[id].as_slice().into(), lease.into()]);
         let decisions = failure::decide(locked, settings::retry_policy());
         failure::settle(client, &decisions, error, RetryEvent::Failed, clock::now())
             .into_iter()
@@ -33,8 +33,8 @@ fn mq_fail(
 /// retried or dead-lettered by its own policy, and returns how many. NULL elements and
 /// duplicates are ignored.
 #[pg_extern(name = "mq_fail")]
-fn mq_fail_many(ids: Option<Vec<Option<i64>>>, error: default!(Option<&str>, "NULL")) -> i32 {
-    let ids = distinct_ids(validation::required("ids", ids).or_raise());
+fn mq_fail_many(ids: Option<IdArray>, error: default!(Option<&str>, "NULL")) -> i32 {
+    let ids = validation::required("ids", ids).or_raise();
     if ids.is_empty() {
         return 0;
     }

@@ -2,12 +2,12 @@
 //! message either goes back to PENDING (due after its backoff) or to FAILED with a dead letter.
 
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
-use pgrx::spi::{SpiClient, SpiTupleTable};
+use pgrx::spi::SpiClient;
 
 use crate::backoff::{self, FailureOutcome, RetryPolicy};
 use crate::clock;
-use crate::settings;
-use crate::statements::Statement;
+
+use crate::statements::{Rows, Statement};
 use crate::wakeup;
 
 /// The trace event written when a failed message goes back to PENDING.
@@ -30,16 +30,17 @@ impl RetryEvent {
 
 /// Decides each message of a LOCK_FOR_FAILURE / LOCK_EXPIRED result `(id, retry_count,
 /// max_retries)` under `policy`.
-pub fn decide(rows: SpiTupleTable<'_>, policy: RetryPolicy) -> Vec<(i64, FailureOutcome)> {
-    rows.map(|row| {
-        let id: i64 = row.get(1).ok().flatten().expect("id");
-        let retry_count: i32 = row.get(2).ok().flatten().expect("retry_count");
-        let max_retries: i32 = row.get(3).ok().flatten().expect("max_retries");
-        let outcome =
-            backoff::on_failure(retry_count, max_retries, policy, backoff::jitter_sample());
-        (id, outcome)
-    })
-    .collect()
+pub fn decide(rows: Rows, policy: RetryPolicy) -> Vec<(i64, FailureOutcome)> {
+    rows.iter()
+        .map(|row| {
+            let id: i64 = row.value(0);
+            let retry_count: i32 = row.value(1);
+            let max_retries: i32 = row.value(2);
+            let outcome =
+                backoff::on_failure(retry_count, max_retries, policy, backoff::jitter_sample());
+            (id, outcome)
+        })
+        .collect()
 }
 
 /// A settled message's new status (`PENDING` or `FAILED`).
@@ -67,19 +68,19 @@ pub fn settle(
             FailureOutcome::DeadLetter { .. } => None,
         })
         .collect();
-    let args: [DatumWithOid; 6] = [
+    let args: [DatumWithOid; 5] = [
         ids.into(),
         due.into(),
         error.into(),
         now.into(),
         event.name().into(),
-        settings::TRACE.get().into(),
     ];
     Statement::Settle
         .run(client, &args)
+        .iter()
         .map(|row| {
-            let status: String = row.get(2).ok().flatten().expect("status");
-            let topic: String = row.get(3).ok().flatten().expect("topic");
+            let status: String = row.value(1);
+            let topic: String = row.value(2);
             if event == RetryEvent::Recovered && status == "PENDING" {
                 wakeup::notify_on_commit(&topic);
             }

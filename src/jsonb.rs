@@ -6,7 +6,6 @@
 
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::Datum;
-use pgrx::memcxt::PgMemoryContexts;
 use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
 };
@@ -28,6 +27,22 @@ impl RawJsonb {
     pub fn size(self) -> usize {
         // SAFETY: self.0 is a valid jsonb varlena datum (see the FromDatum impl).
         unsafe { pg_sys::toast_raw_datum_size(self.0) }
+    }
+
+    /// A copy, detoasted, in the memory context the current SPI connection was opened from:
+    /// values read from SPI results die with the connection, their copies outlive it.
+    pub fn transfer(self) -> RawJsonb {
+        // SAFETY: self.0 is a valid jsonb varlena; we are inside an SPI connection, and
+        // SPI_datumTransfer copies a flat varlena into the upper executor context.
+        unsafe {
+            let original = self.0.cast_mut_ptr::<pg_sys::varlena>();
+            let flat = pg_sys::pg_detoast_datum_packed(original);
+            RawJsonb(pg_sys::SPI_datumTransfer(
+                pg_sys::Datum::from(flat),
+                false,
+                -1,
+            ))
+        }
     }
 
     /// The JSON type at the root of the document.
@@ -61,23 +76,6 @@ impl FromDatum for RawJsonb {
         _typoid: pg_sys::Oid,
     ) -> Option<Self> {
         (!is_null).then_some(RawJsonb(datum))
-    }
-
-    /// SPI results die with the SPI context: copy the value (detoasted) into `memory_context`.
-    unsafe fn from_datum_in_memory_context(
-        mut memory_context: PgMemoryContexts,
-        datum: pg_sys::Datum,
-        is_null: bool,
-        _typoid: pg_sys::Oid,
-    ) -> Option<Self> {
-        if is_null {
-            return None;
-        }
-        // SAFETY: datum is a non-null jsonb varlena owned by the caller's (SPI) context.
-        let copy = unsafe {
-            memory_context.switch_to(|_| pg_sys::pg_detoast_datum_copy(datum.cast_mut_ptr()))
-        };
-        Some(RawJsonb(pg_sys::Datum::from(copy)))
     }
 }
 
@@ -113,85 +111,5 @@ unsafe impl<'fcx> ArgAbi<'fcx> for RawJsonb {
 unsafe impl BoxRet for RawJsonb {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         unsafe { fcinfo.return_raw_datum(self.0) }
-    }
-}
-
-/// A non-NULL `jsonb[]` datum, detoasted, valid in the memory context it was received in.
-#[derive(Clone, Copy, Debug)]
-pub struct RawJsonbArray(pg_sys::Datum);
-
-impl RawJsonbArray {
-    /// The elements, None for a NULL element.
-    pub fn elements(self) -> Vec<Option<RawJsonb>> {
-        let mut values: *mut pg_sys::Datum = std::ptr::null_mut();
-        let mut nulls: *mut bool = std::ptr::null_mut();
-        let mut count: std::ffi::c_int = 0;
-        // SAFETY: self.0 is a detoasted jsonb[] (see FromDatum); jsonb is a varlena (typlen
-        // -1, not by value, int alignment). deconstruct_array pallocs the two output arrays.
-        unsafe {
-            pg_sys::deconstruct_array(
-                self.0.cast_mut_ptr(),
-                pg_sys::JSONBOID,
-                -1,
-                false,
-                b'i' as std::ffi::c_char,
-                &mut values,
-                &mut nulls,
-                &mut count,
-            );
-            let n = usize::try_from(count).unwrap_or(0);
-            let values = std::slice::from_raw_parts(values, n);
-            let nulls = std::slice::from_raw_parts(nulls, n);
-            values
-                .iter()
-                .zip(nulls)
-                .map(|(value, is_null)| (!is_null).then_some(RawJsonb(*value)))
-                .collect()
-        }
-    }
-}
-
-impl FromDatum for RawJsonbArray {
-    unsafe fn from_polymorphic_datum(
-        datum: pg_sys::Datum,
-        is_null: bool,
-        _typoid: pg_sys::Oid,
-    ) -> Option<Self> {
-        if is_null {
-            return None;
-        }
-        // SAFETY: a non-null jsonb[] datum; detoasting gives a plain ArrayType in the current
-        // memory context (or the datum itself when it was not toasted).
-        let detoasted = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) };
-        Some(RawJsonbArray(pg_sys::Datum::from(detoasted)))
-    }
-}
-
-impl IntoDatum for RawJsonbArray {
-    fn into_datum(self) -> Option<pg_sys::Datum> {
-        Some(self.0)
-    }
-
-    fn type_oid() -> pg_sys::Oid {
-        pg_sys::JSONBARRAYOID
-    }
-}
-
-// SAFETY: RawJsonbArray is exactly a jsonb[] datum.
-unsafe impl SqlTranslatable for RawJsonbArray {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(RawJsonbArray);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal("jsonb[]"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb[]")));
-}
-
-// SAFETY: the argument is declared jsonb[] in SQL.
-unsafe impl<'fcx> ArgAbi<'fcx> for RawJsonbArray {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }
-            .unwrap_or_else(|| panic!("argument {index} must not be null"))
     }
 }

@@ -15,6 +15,7 @@ mod prometheus;
 mod schedule;
 mod validation;
 
+mod arrays;
 mod clock;
 mod failure;
 mod jsonb;

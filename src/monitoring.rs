@@ -5,33 +5,34 @@ use std::collections::HashMap;
 
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
-use pgrx::spi::{SpiClient, SpiTupleTable};
+use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 
 use crate::error::MqError;
 use crate::metrics::{self, Baseline, Rates, TopicSnapshot};
 use crate::raise::OrRaise;
-use crate::statements::Statement;
+use crate::statements::{Rows, Statement};
 use crate::{clock, dashboard, prometheus, settings, validation};
 
 /// Reads CURRENT_METRICS or SAMPLES_BETWEEN rows (the same columns).
-fn snapshots(rows: SpiTupleTable<'_>) -> Vec<TopicSnapshot> {
-    rows.map(|row| {
-        let int = |i: usize| -> i64 { row.get::<i64>(i).ok().flatten().expect("a count") };
-        let sampled_at: TimestampWithTimeZone = row.get(2).ok().flatten().expect("sampled_at");
-        TopicSnapshot {
-            topic: row.get(1).ok().flatten().expect("topic"),
-            at_micros: clock::unix_micros(sampled_at),
-            pending: int(3),
-            delayed: int(4),
-            processing: int(5),
-            consumed_total: int(6),
-            failed_total: int(7),
-            dead_letter_total: int(8),
-            oldest_pending_age_micros: row.get::<Interval>(9).ok().flatten().map(micros),
-        }
-    })
-    .collect()
+fn snapshots(rows: Rows) -> Vec<TopicSnapshot> {
+    rows.iter()
+        .map(|row| {
+            let int = |i: usize| -> i64 { row.value::<i64>(i) };
+            let sampled_at: TimestampWithTimeZone = row.value(1);
+            TopicSnapshot {
+                topic: row.value(0),
+                at_micros: clock::unix_micros(sampled_at),
+                pending: int(2),
+                delayed: int(3),
+                processing: int(4),
+                consumed_total: int(5),
+                failed_total: int(6),
+                dead_letter_total: int(7),
+                oldest_pending_age_micros: row.get::<Interval>(8).map(micros),
+            }
+        })
+        .collect()
 }
 
 /// Every topic's (or one topic's) gauges and counters at `now`.
@@ -65,8 +66,9 @@ fn current_with_rates(
     let start = clock::minus(now, window);
     let baseline_at = Statement::WindowBaseline
         .run(client, &[start.into(), now.into()])
+        .iter()
         .next()
-        .and_then(|row| row.get::<TimestampWithTimeZone>(1).ok().flatten());
+        .map(|row| row.value::<TimestampWithTimeZone>(0));
     let baseline_rows = baseline_at
         .map(|at| samples_at(client, at))
         .unwrap_or_default();
@@ -172,8 +174,9 @@ fn mq_dashboard(
         let from = clock::plus_micros(now, -(window_us.saturating_add(step_us)));
         let times: Vec<i64> = Statement::SnapshotsSince
             .run(client, &[from.into()])
+            .iter()
             .map(|row| {
-                let at: TimestampWithTimeZone = row.get(1).ok().flatten().expect("sampled_at");
+                let at: TimestampWithTimeZone = row.value(0);
                 clock::unix_micros(at)
             })
             .collect();

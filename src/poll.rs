@@ -81,7 +81,9 @@ fn mq_poll(
     }
 }
 
-/// Recovers the topic's expired locks, then claims a batch.
+/// Claims a batch. Without the background worker (pg_mq not preloaded), first recovers the
+/// topic's expired locks itself; with it, the worker does that for every topic, and polls
+/// stay free of the extra scan.
 fn claim(
     topic: &str,
     batch_size: i32,
@@ -90,34 +92,41 @@ fn claim(
 ) -> Vec<PolledRow> {
     Spi::connect_mut(|client| {
         let now = clock::now();
-        recovery::recover_batch(client, Some(topic), now);
-        Statement::Claim
-            .run(
-                client,
-                &[
-                    topic.into(),
-                    batch_size.into(),
-                    consumer_id.into(),
-                    lock_timeout.into(),
-                    now.into(),
-                    settings::TRACE.get().into(),
-                ],
-            )
+        if !wakeup::preloaded() {
+            recovery::recover_batch(client, Some(topic), now);
+        }
+        let rows = Statement::Claim.run(
+            client,
+            &[
+                topic.into(),
+                batch_size.into(),
+                consumer_id.into(),
+                lock_timeout.into(),
+                now.into(),
+            ],
+        );
+        let mut claimed: Vec<(i64, PolledRow)> = rows
+            .iter()
             .map(|row| {
-                (
-                    row.get(1).ok().flatten().expect("id"),
-                    row.get(2).ok().flatten().expect("topic"),
-                    row.get(3).ok().flatten().expect("payload"),
-                    row.get(4).ok().flatten(),
-                    row.get(5).ok().flatten().expect("priority"),
-                    row.get(6).ok().flatten().expect("retry_count"),
-                    row.get(7).ok().flatten().expect("max_retries"),
-                    row.get(8).ok().flatten().expect("trace_id"),
-                    row.get(9).ok().flatten().expect("created_at"),
-                    row.get(10).ok().flatten().expect("lease"),
-                )
+                let due: TimestampWithTimeZone = row.value(10);
+                let polled = (
+                    row.value(0),
+                    row.value(1),
+                    row.value::<RawJsonb>(2).transfer(),
+                    row.get::<RawJsonb>(3).map(RawJsonb::transfer),
+                    row.value(4),
+                    row.value(5),
+                    row.value(6),
+                    row.value(7),
+                    row.value(8),
+                    row.value(9),
+                );
+                (clock::unix_micros(due), polled)
             })
-            .collect()
+            .collect();
+        // Highest priority first, then earliest due, then lowest id.
+        claimed.sort_by_key(|(due, row)| (std::cmp::Reverse(row.4), *due, row.0));
+        claimed.into_iter().map(|(_, row)| row).collect()
     })
 }
 

@@ -4,7 +4,8 @@ use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
-use crate::jsonb::{RawJsonb, RawJsonbArray};
+use crate::arrays::JsonbArray;
+use crate::jsonb::RawJsonb;
 use crate::raise::OrRaise;
 use crate::statements::Statement;
 use crate::{clock, settings, validation, wakeup};
@@ -46,7 +47,6 @@ fn mq_publish(
                 delay.into(),
                 trace_id.into(),
                 clock::now().into(),
-                settings::TRACE.get().into(),
             ],
         )
     });
@@ -60,7 +60,7 @@ fn mq_publish(
 #[pg_extern]
 fn mq_publish_batch(
     topic: Option<&str>,
-    payloads: Option<RawJsonbArray>,
+    payloads: Option<JsonbArray>,
     priority: default!(Option<i32>, 0),
     execute_at: default!(Option<TimestampWithTimeZone>, "NULL"),
     max_retries: default!(Option<i32>, "NULL"),
@@ -95,12 +95,15 @@ fn mq_publish_batch(
                     max_retries.into(),
                     execute_at.into(),
                     clock::now().into(),
-                    settings::TRACE.get().into(),
                 ],
             )
-            .map(|row| row.get::<i64>(1).ok().flatten().expect("id"))
+            .iter()
+            .map(|row| row.value::<i64>(0))
             .collect()
     });
+    // Ids are drawn in array order; RETURNING does not promise to keep it.
+    let mut ids = ids;
+    ids.sort_unstable();
     wakeup::notify_on_commit(topic);
     SetOfIterator::new(ids)
 }

@@ -4,7 +4,7 @@ use pgrx::prelude::*;
 
 use crate::raise::OrRaise;
 use crate::statements::Statement;
-use crate::{clock, settings, validation};
+use crate::{clock, validation};
 
 /// Deletes every PENDING message of `topic` (due or not), writing a PURGED trace row for each,
 /// and returns how many. Messages being processed are left alone.
@@ -12,13 +12,6 @@ use crate::{clock, settings, validation};
 fn mq_purge(topic: Option<&str>) -> i64 {
     let topic = validation::topic(topic).or_raise();
     Spi::connect_mut(|client| {
-        Statement::Purge.run_scalar::<i64>(
-            client,
-            &[
-                topic.into(),
-                clock::now().into(),
-                settings::TRACE.get().into(),
-            ],
-        )
+        Statement::Purge.run_scalar::<i64>(client, &[topic.into(), clock::now().into()])
     })
 }

@@ -3,8 +3,9 @@
 //! 'lock timeout'), so a message that kills every consumer is dead-lettered after max_retries
 //! instead of looping forever. The stale holder's lease stops working.
 //!
-//! `mq_poll` recovers its own topic before claiming; the background worker recovers every
-//! topic each `pg_mq.recovery_interval`; `mq_recover()` does the same on demand.
+//! The background worker recovers every topic each `pg_mq.recovery_interval`; without the
+//! worker (pg_mq not preloaded) `mq_poll` recovers its own topic before claiming;
+//! `mq_recover()` does it on demand.
 
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;

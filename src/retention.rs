@@ -67,10 +67,10 @@ pub fn delete_batch(
         Kind::ReplayedDeadLetters => Statement::CleanupDeadLetters
             .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),
         Kind::Traces => {
-            let row =
+            let rows =
                 Statement::CleanupTraces.run(client, &[cutoff.into(), RETENTION_BATCH.into()]);
-            let (deleted, done) = row.first().get_two::<i64, bool>().expect("cleanup result");
-            return (deleted.unwrap_or(0), !done.unwrap_or(true));
+            let (deleted, done): (i64, bool) = (rows.value(0, 0), rows.value(0, 1));
+            return (deleted, !done);
         }
     };
     (deleted, deleted >= i64::from(RETENTION_BATCH))

@@ -29,13 +29,14 @@ fn mq_trace(
     let rows = Spi::connect_mut(|client| {
         Statement::Trace
             .run(client, &[trace_id.into()])
+            .iter()
             .map(|row| {
                 (
-                    row.get(1).ok().flatten().expect("event"),
-                    row.get(2).ok().flatten().expect("message_id"),
-                    row.get(3).ok().flatten().expect("topic"),
-                    row.get(4).ok().flatten().expect("detail"),
-                    row.get(5).ok().flatten().expect("created_at"),
+                    row.value(0),
+                    row.value(1),
+                    row.value(2),
+                    row.value::<RawJsonb>(3).transfer(),
+                    row.value(4),
                 )
             })
             .collect::<Vec<TraceRow>>()

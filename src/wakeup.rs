@@ -54,6 +54,11 @@ fn shared_slot(index: usize) -> Option<*mut Slot> {
     }
 }
 
+/// Whether pg_mq was preloaded (shared memory exists, and with it the background worker).
+pub fn preloaded() -> bool {
+    shared_slot(0).is_some()
+}
+
 // ---- shared memory set-up (only while preloading) ----
 
 static mut PREV_SHMEM_STARTUP_HOOK: pg_sys::shmem_startup_hook_type = None;

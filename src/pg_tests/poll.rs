@@ -101,10 +101,11 @@ mod tests {
     }
 
     #[pg_test]
-    fn an_expired_lock_is_recovered_by_the_next_poll() {
+    fn an_expired_lock_is_recovered_and_delivered_again() {
         let id = publish("expired");
         let (_, first_lease) = crate::pg_tests::poll_one("expired");
         run("UPDATE mq.messages SET locked_until = clock_timestamp() - interval '1 second' WHERE topic = 'expired'");
+        assert_eq!(one::<i64>("SELECT mq_recover()"), 1);
         let (again, second_lease) = crate::pg_tests::poll_one("expired");
         assert_eq!(again, id);
         assert_ne!(first_lease, second_lease);
@@ -131,6 +132,7 @@ mod tests {
         let id = one::<i64>("SELECT mq_publish('doomed', '{}', max_retries => 0)");
         run("SELECT * FROM mq_poll('doomed')");
         run("UPDATE mq.messages SET locked_until = clock_timestamp() - interval '1 second' WHERE topic = 'doomed'");
+        run("SELECT mq_recover()");
         assert_eq!(one::<i64>("SELECT count(*) FROM mq_poll('doomed')"), 0);
         assert_eq!(
             one::<String>(&format!("SELECT status FROM mq.messages WHERE id = {id}")),

@@ -1,6 +1,6 @@
 //! Every SQL statement pg_mq runs, and the per-backend cache of their prepared plans.
 //!
-//! Each statement is prepared once per backend (SPI_prepare + SPI_keepplan) and reused; the
+//! Each statement is prepared once per backend as a generic plan (see `spi`) and reused; the
 //! plan cache replans it by itself when the tables change. Each lifecycle statement is one
 //! round trip: the state change, its dead letter, its counters and its trace rows are written
 //! by data-modifying CTEs in the same statement. Trace rows are gated by a boolean parameter
@@ -9,12 +9,19 @@
 
 mod lifecycle;
 mod operations;
+mod spi;
 
 use std::cell::RefCell;
 
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::{self, PgOid};
-use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+use pgrx::pg_sys;
+use pgrx::spi::SpiClient;
+use pgrx::FromDatum;
+
+use crate::settings;
+
+use spi::Plan;
+pub use spi::Rows;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Statement {
@@ -45,8 +52,50 @@ pub enum Statement {
 
 const STATEMENT_COUNT: usize = Statement::ExtensionInstalled as usize + 1;
 
+#[cfg(test)]
+const ALL: [Statement; STATEMENT_COUNT] = {
+    use Statement::*;
+    [
+        Publish,
+        PublishBatch,
+        Claim,
+        Complete,
+        CompleteMany,
+        LockForFailure,
+        LockExpired,
+        Settle,
+        Replay,
+        DeadLetterState,
+        Trace,
+        FoldCounts,
+        CurrentMetrics,
+        WindowBaseline,
+        TakeSample,
+        PruneSamples,
+        SnapshotsSince,
+        SamplesBetween,
+        CleanupMessages,
+        CleanupDeadLetters,
+        CleanupTraces,
+        Purge,
+        ExtensionInstalled,
+    ]
+};
+
 impl Statement {
-    fn sql(self) -> &'static str {
+    /// The statement's text, without its trace lines when tracing is off (the hot statements
+    /// have a leaner form of their own then).
+    fn sql(self, trace: bool) -> String {
+        match (self, trace) {
+            (_, true) => self.text().to_owned(),
+            (Statement::Publish, false) => lifecycle::PUBLISH_UNTRACED.to_owned(),
+            (Statement::PublishBatch, false) => lifecycle::PUBLISH_BATCH_UNTRACED.to_owned(),
+            (Statement::Claim, false) => lifecycle::CLAIM_UNTRACED.to_owned(),
+            (_, false) => without_trace(self.text()),
+        }
+    }
+
+    fn text(self) -> &'static str {
         use Statement::*;
         match self {
             Publish => lifecycle::PUBLISH,
@@ -77,10 +126,10 @@ impl Statement {
 
     fn arg_types(self) -> &'static [pg_sys::Oid] {
         use pg_sys::{
-            BOOLOID as BOOL, INT4OID as INT4, INT8ARRAYOID as INT8_ARRAY, INT8OID as INT8,
-            INTERVALOID as INTERVAL, JSONBARRAYOID as JSONB_ARRAY, JSONBOID as JSONB,
-            TEXTOID as TEXT, TIMESTAMPTZARRAYOID as TIMESTAMPTZ_ARRAY,
-            TIMESTAMPTZOID as TIMESTAMPTZ, UUIDOID as UUID,
+            INT4OID as INT4, INT8ARRAYOID as INT8_ARRAY, INT8OID as INT8, INTERVALOID as INTERVAL,
+            JSONBARRAYOID as JSONB_ARRAY, JSONBOID as JSONB, TEXTOID as TEXT,
+            TIMESTAMPTZARRAYOID as TIMESTAMPTZ_ARRAY, TIMESTAMPTZOID as TIMESTAMPTZ,
+            UUIDOID as UUID,
         };
         use Statement::*;
         match self {
@@ -94,7 +143,6 @@ impl Statement {
                 INTERVAL,
                 UUID,
                 TIMESTAMPTZ,
-                BOOL,
             ],
             PublishBatch => &[
                 TEXT,
@@ -104,15 +152,14 @@ impl Statement {
                 INT4,
                 TIMESTAMPTZ,
                 TIMESTAMPTZ,
-                BOOL,
             ],
-            Claim => &[TEXT, INT4, TEXT, INTERVAL, TIMESTAMPTZ, BOOL],
-            Complete => &[INT8, UUID, TIMESTAMPTZ, BOOL],
-            CompleteMany => &[INT8_ARRAY, TIMESTAMPTZ, BOOL],
+            Claim => &[TEXT, INT4, TEXT, INTERVAL, TIMESTAMPTZ],
+            Complete => &[INT8, UUID, TIMESTAMPTZ],
+            CompleteMany => &[INT8_ARRAY, TIMESTAMPTZ],
             LockForFailure => &[INT8_ARRAY, UUID],
             LockExpired => &[TEXT, TIMESTAMPTZ, INT4],
-            Settle => &[INT8_ARRAY, TIMESTAMPTZ_ARRAY, TEXT, TIMESTAMPTZ, TEXT, BOOL],
-            Replay => &[INT8_ARRAY, TIMESTAMPTZ, BOOL],
+            Settle => &[INT8_ARRAY, TIMESTAMPTZ_ARRAY, TEXT, TIMESTAMPTZ, TEXT],
+            Replay => &[INT8_ARRAY, TIMESTAMPTZ],
             DeadLetterState => &[INT8],
             Trace => &[UUID],
             FoldCounts => &[TIMESTAMPTZ],
@@ -125,50 +172,81 @@ impl Statement {
             CleanupMessages => &[TEXT, TIMESTAMPTZ, INT4],
             CleanupDeadLetters => &[TIMESTAMPTZ, INT4],
             CleanupTraces => &[TIMESTAMPTZ, INT4],
-            Purge => &[TEXT, TIMESTAMPTZ, BOOL],
+            Purge => &[TEXT, TIMESTAMPTZ],
             ExtensionInstalled => &[],
         }
     }
 
     /// Runs the statement with `args` (in the order of `arg_types`), preparing it on first use
-    /// in this backend.
-    pub fn run<'conn>(
-        self,
-        client: &mut SpiClient<'conn>,
-        args: &[DatumWithOid<'_>],
-    ) -> SpiTupleTable<'conn> {
+    /// in this backend, in the variant `pg_mq.trace` asks for.
+    pub fn run(self, client: &mut SpiClient<'_>, args: &[DatumWithOid<'_>]) -> Rows {
+        let trace = settings::TRACE.get();
         PLANS.with(|plans| {
             let mut plans = plans.borrow_mut();
-            let slot = &mut plans[self as usize];
-            if slot.is_none() {
-                let types: Vec<PgOid> = self.arg_types().iter().map(|o| PgOid::from(*o)).collect();
-                let plan = client
-                    .prepare_mut(self.sql(), &types)
-                    .unwrap_or_else(|e| panic!("pg_mq: preparing {self:?} failed: {e}"));
-                *slot = Some(plan.keep());
-            }
-            let plan = slot.as_ref().expect("prepared above");
-            client
-                .update(plan, None, args)
-                .unwrap_or_else(|e| panic!("pg_mq: running {self:?} failed: {e}"))
+            let plan = plans[self as usize * 2 + usize::from(trace)]
+                .get_or_insert_with(|| Plan::prepare(client, &self.sql(trace), self.arg_types()));
+            plan.execute(client, args)
         })
     }
 
     /// Runs a statement that returns one row of one non-NULL column.
-    pub fn run_scalar<'conn, T: pgrx::FromDatum + pgrx::IntoDatum>(
+    pub fn run_scalar<T: FromDatum>(
         self,
-        client: &mut SpiClient<'conn>,
+        client: &mut SpiClient<'_>,
         args: &[DatumWithOid<'_>],
     ) -> T {
-        self.run(client, args)
-            .first()
-            .get_one::<T>()
-            .unwrap_or_else(|e| panic!("pg_mq: reading {self:?} failed: {e}"))
-            .unwrap_or_else(|| panic!("pg_mq: {self:?} returned NULL"))
+        self.run(client, args).value(0, 0)
     }
 }
 
 thread_local! {
-    static PLANS: RefCell<[Option<OwnedPreparedStatement>; STATEMENT_COUNT]> =
-        const { RefCell::new([const { None }; STATEMENT_COUNT]) };
+    /// Two plans per statement: without and with trace rows.
+    static PLANS: RefCell<[Option<Plan>; 2 * STATEMENT_COUNT]> =
+        const { RefCell::new([const { None }; 2 * STATEMENT_COUNT]) };
+}
+
+/// `sql` without the lines from `--trace{` to `--}trace`.
+fn without_trace(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut skipping = false;
+    for line in sql.lines() {
+        match line.trim() {
+            "--trace{" => skipping = true,
+            "--}trace" => skipping = false,
+            _ if !skipping => {
+                out.push_str(line);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_lines_are_cut_out() {
+        let sql = "WITH a AS (x)\n--trace{\n, t AS (y)\n--}trace\nSELECT 1";
+        assert_eq!(without_trace(sql), "WITH a AS (x)\nSELECT 1\n");
+        assert_eq!(without_trace("SELECT 1"), "SELECT 1\n");
+    }
+
+    #[test]
+    fn every_statement_is_well_formed_both_ways() {
+        for statement in ALL {
+            let with = statement.sql(true);
+            let without = statement.sql(false);
+            assert_eq!(
+                with.matches("--trace{").count(),
+                with.matches("--}trace").count()
+            );
+            assert!(
+                !without.contains("INSERT INTO mq.traces"),
+                "{statement:?} still writes traces when tracing is off"
+            );
+        }
+    }
 }

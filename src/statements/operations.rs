@@ -70,59 +70,63 @@ ORDER BY sampled_at, topic";
 /// $1 status ('COMPLETED' or 'FAILED'), $2 cutoff, $3 batch size. Deletes up to a batch of
 /// messages in that status last changed before the cutoff; returns how many.
 pub const CLEANUP_MESSAGES: &str = "
-WITH doomed AS (
-    SELECT id
-    FROM mq.messages
-    WHERE status IN ('COMPLETED', 'FAILED') AND status = $1 AND updated_at < $2
-    ORDER BY updated_at
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
-), deleted AS (
-    DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id RETURNING m.id
+WITH deleted AS (
+    DELETE FROM mq.messages
+    WHERE id = ANY (ARRAY(
+        SELECT id
+        FROM mq.messages
+        WHERE status IN ('COMPLETED', 'FAILED') AND status = $1 AND updated_at < $2
+        ORDER BY updated_at
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED))
+    RETURNING id
 )
 SELECT count(*) FROM deleted";
 
 /// $1 cutoff, $2 batch size. Deletes up to a batch of dead letters replayed before the cutoff.
 pub const CLEANUP_DEAD_LETTERS: &str = "
-WITH doomed AS (
-    SELECT id
-    FROM mq.dead_letters
-    WHERE replayed AND replayed_at < $1
-    ORDER BY replayed_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), deleted AS (
-    DELETE FROM mq.dead_letters d USING doomed x WHERE d.id = x.id RETURNING d.id
+WITH deleted AS (
+    DELETE FROM mq.dead_letters
+    WHERE id = ANY (ARRAY(
+        SELECT id
+        FROM mq.dead_letters
+        WHERE replayed AND replayed_at < $1
+        ORDER BY replayed_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED))
+    RETURNING id
 )
 SELECT count(*) FROM deleted";
 
 /// $1 cutoff, $2 batch size. Deletes trace rows older than the cutoff from the oldest end of
 /// the table (trace ids grow with time); returns (deleted, reached rows newer than the cutoff).
 pub const CLEANUP_TRACES: &str = "
-WITH oldest AS (
+WITH oldest AS MATERIALIZED (
     SELECT id, created_at FROM mq.traces ORDER BY id LIMIT $2
 ), deleted AS (
-    DELETE FROM mq.traces t USING oldest o
-    WHERE t.id = o.id AND o.created_at < $1
-    RETURNING t.id
+    DELETE FROM mq.traces
+    WHERE id = ANY (ARRAY(SELECT id FROM oldest WHERE created_at < $1))
+    RETURNING id
 )
 SELECT (SELECT count(*) FROM deleted),
        coalesce((SELECT bool_or(created_at >= $1) FROM oldest), true) OR
        (SELECT count(*) FROM oldest) < $2";
 
-/// $1 topic, $2 now, $3 trace. Deletes the topic's PENDING messages, writing a PURGED trace
+/// $1 topic, $2 now. Deletes the topic's PENDING messages, writing a PURGED trace
 /// row for each; returns how many.
 pub const PURGE: &str = "
 WITH purged AS (
     DELETE FROM mq.messages WHERE topic = $1 AND status = 'PENDING'
     RETURNING id, topic, trace_id, retry_count
-), traced AS (
+)
+--trace{
+, traced AS (
     INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
     SELECT trace_id, id, topic, 'PURGED',
            pg_catalog.jsonb_build_object('retry_count', retry_count), $2
     FROM purged
-    WHERE $3
 )
+--}trace
 SELECT count(*) FROM purged";
 
 /// Is the extension installed in this database? (The background worker asks every tick.)

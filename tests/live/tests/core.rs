@@ -13,7 +13,10 @@ fn main() {
     run_suite(
         "core",
         // A setting from postgresql.conf, to show the file is honoured.
-        &["pg_mq.retry_max_delay = '50s'"],
+        &[
+            "pg_mq.retry_max_delay = '50s'",
+            "pg_mq.recovery_interval = '200ms'",
+        ],
         &[
             (
                 "concurrent_pollers_get_disjoint_sets_covering_everything",
@@ -46,6 +49,10 @@ fn main() {
             (
                 "settings_from_postgresql_conf_and_set",
                 settings_from_postgresql_conf_and_set,
+            ),
+            (
+                "without_the_worker_poll_recovers_expired_locks",
+                without_the_worker_poll_recovers_expired_locks,
             ),
         ],
     );
@@ -320,12 +327,14 @@ fn trace_chain_fail_twice_then_complete(cluster: &Cluster) {
         assert_eq!(rows[0].get::<_, i32>(1), attempt - 1);
         if attempt < 3 {
             let outcome: Option<String> = consumer
-                .query_one("SELECT mq_fail($1, 'transient')", &[&id])
+                .query_one("SELECT mq_fail($1::bigint, 'transient')", &[&id])
                 .unwrap()
                 .get(0);
             assert_eq!(outcome.as_deref(), Some("PENDING"));
         } else {
-            consumer.execute("SELECT mq_complete($1)", &[&id]).unwrap();
+            consumer
+                .execute("SELECT mq_complete($1::bigint)", &[&id])
+                .unwrap();
         }
     }
     assert_eq!(
@@ -356,7 +365,7 @@ fn trace_chain_dead_letter_and_replay(cluster: &Cluster) {
             .query_one("SELECT id FROM mq_poll('dlq-chain', 1)", &[])
             .unwrap();
         let outcome: Option<String> = client
-            .query_one("SELECT mq_fail($1, 'broken')", &[&id])
+            .query_one("SELECT mq_fail($1::bigint, 'broken')", &[&id])
             .unwrap()
             .get(0);
         assert_eq!(outcome.as_deref(), Some(expected));
@@ -378,7 +387,7 @@ fn trace_chain_dead_letter_and_replay(cluster: &Cluster) {
         .get(0);
     assert_eq!(polled, new_id);
     client
-        .execute("SELECT mq_complete($1)", &[&new_id])
+        .execute("SELECT mq_complete($1::bigint)", &[&new_id])
         .unwrap();
     assert_eq!(
         events(&mut client, trace_id),
@@ -419,4 +428,40 @@ fn settings_from_postgresql_conf_and_set(cluster: &Cluster) {
         .unwrap()
         .get(0);
     assert_eq!(shown, "2s");
+}
+
+fn without_the_worker_poll_recovers_expired_locks(_cluster: &Cluster) {
+    let plain = Cluster::start_with("core-plain", &[], false);
+    let mut client = plain.connect();
+    let id: i64 = client
+        .query_one("SELECT mq_publish('no-worker', '{}')", &[])
+        .unwrap()
+        .get(0);
+    let first: Uuid = client
+        .query_one(
+            "SELECT lease FROM mq_poll('no-worker', 1, lock_timeout => '100 milliseconds')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let mut second = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            second = client
+                .query_opt("SELECT lease FROM mq_poll('no-worker', 1)", &[])
+                .unwrap()
+                .map(|r| r.get::<_, Uuid>(0));
+            second.is_some()
+        }),
+        "the expired message was not delivered again"
+    );
+    assert_ne!(second, Some(first));
+    let row = client
+        .query_one(
+            "SELECT retry_count, last_error FROM mq.messages WHERE id = $1",
+            &[&id],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    assert_eq!(row.get::<_, String>(1), "lock timeout");
 }

@@ -46,42 +46,53 @@ fn rates_follow_a_scripted_workload(cluster: &Cluster) {
     client
         .batch_execute("SELECT mq_publish('rate', '{}') FROM generate_series(1, 40)")
         .unwrap();
-    // The baseline: a sample with the topic's counters at zero.
-    client.batch_execute("SELECT mq_metrics_sample()").unwrap();
-    let baseline_at = Instant::now();
+    let workload_at = Instant::now();
     completed(&mut client, "rate", 30);
     client
         .batch_execute("SELECT mq_fail(id, 'no') FROM mq_poll('rate', 10)")
         .unwrap();
-    // Let the rates spread over measurable time.
-    assert!(wait_until(Duration::from_secs(5), || baseline_at.elapsed()
+    // Let the worker take snapshots after the workload, one per second.
+    assert!(wait_until(Duration::from_secs(5), || workload_at.elapsed()
         >= Duration::from_secs(2)));
 
+    // Over the last hour the rates run from the cluster's first snapshot, taken before the
+    // topic existed (so its counters were zero then).
     let row = client
         .query_one(
-            "SELECT consume_rate, failure_rate, dlq_rate, success_ratio, consumed_total, failed_total \
+            "SELECT consume_rate, failure_rate, dlq_rate, success_ratio, consumed_total, failed_total, \
+                    extract(epoch FROM clock_timestamp() - (SELECT min(sampled_at) FROM mq.metric_snapshots))::float8 \
              FROM mq_metrics('1 hour') WHERE topic = 'rate'",
             &[],
         )
         .unwrap();
-    let elapsed = baseline_at.elapsed().as_secs_f64();
-    let (consume, failure, dlq, ratio): (f64, f64, f64, f64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (consume, failure, dlq, ratio, since): (f64, f64, f64, f64, f64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(6));
     assert_eq!(row.get::<_, i64>(4), 30);
     assert_eq!(row.get::<_, i64>(5), 10);
     let within = |actual: f64, expected: f64| (actual - expected).abs() <= expected * 0.15;
     assert!(
-        within(consume, 30.0 / elapsed),
+        within(consume, 30.0 / since),
         "consume_rate {consume}, expected about {}",
-        30.0 / elapsed
+        30.0 / since
     );
     assert!(
-        within(failure, 10.0 / elapsed),
+        within(failure, 10.0 / since),
         "failure_rate {failure}, expected about {}",
-        10.0 / elapsed
+        10.0 / since
     );
     assert_eq!(dlq, 0.0);
     assert!((ratio - 0.75).abs() < 1e-9, "success_ratio {ratio}");
+
+    // Over the last second nothing was consumed: the baseline is a snapshot taken after the
+    // workload.
+    let row = client
+        .query_one(
+            "SELECT consume_rate, success_ratio FROM mq_metrics('1 second') WHERE topic = 'rate'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, Option<f64>>(0), Some(0.0));
+    assert_eq!(row.get::<_, Option<f64>>(1), None);
 }
 
 /// Parses Prometheus text with prometheus_client's parser (the Prometheus project's Python

@@ -1,0 +1,158 @@
+//! pg_mq through its SQL functions, with tracing on or off.
+
+use std::time::Duration;
+
+use postgres::{Client, Statement};
+use serde_json::Value;
+
+use super::{count, delivered_at, in_chunks, Session, System};
+use crate::payload::SQL_PAYLOAD;
+
+pub struct PgMq {
+    pub trace: bool,
+}
+
+struct PgMqSession {
+    client: Client,
+    topic: String,
+    consumer: String,
+    publish: Statement,
+    publish_batch: Statement,
+    poll: Statement,
+    poll_wait: Statement,
+    complete: Statement,
+}
+
+impl Session for PgMqSession {
+    fn publish(&mut self, payload: &Value) {
+        self.client
+            .query_one(&self.publish, &[&self.topic, payload])
+            .unwrap();
+    }
+
+    fn publish_batch(&mut self, payloads: &[Value]) {
+        self.client
+            .query_one(&self.publish_batch, &[&self.topic, &payloads])
+            .unwrap();
+    }
+
+    fn consume(&mut self, max: i32, wait: Option<Duration>) -> Vec<(Value, i64)> {
+        let rows = match wait {
+            None => self
+                .client
+                .query(&self.poll, &[&self.topic, &max, &self.consumer]),
+            Some(wait) => {
+                let wait = format!("{} milliseconds", wait.as_millis());
+                self.client
+                    .query(&self.poll_wait, &[&self.topic, &max, &self.consumer, &wait])
+            }
+        }
+        .unwrap();
+        let at = delivered_at();
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        self.client.query_one(&self.complete, &[&ids]).unwrap();
+        rows.iter().map(|r| (r.get(1), at)).collect()
+    }
+
+    fn waits(&self) -> bool {
+        true
+    }
+}
+
+impl System for PgMq {
+    fn name(&self) -> String {
+        format!("pg_mq trace={}", if self.trace { "on" } else { "off" })
+    }
+
+    fn install(&self, _admin: &mut Client) {
+        // The benchmark server preloads pg_mq and creates the extension.
+    }
+
+    fn create(&self, _admin: &mut Client, _queue: &str, _shards: usize) {}
+
+    fn drop(&self, admin: &mut Client, _queue: &str, _shards: usize) {
+        admin
+            .batch_execute(
+                "TRUNCATE mq.messages, mq.dead_letters, mq.traces, mq.metric_counts, \
+                 mq.metric_totals, mq.metric_snapshots, mq.metric_samples",
+            )
+            .unwrap();
+    }
+
+    fn session(
+        &self,
+        mut client: Client,
+        queue: &str,
+        index: usize,
+        _shards: usize,
+    ) -> Box<dyn Session> {
+        client
+            .batch_execute(&format!(
+                "SET pg_mq.trace = {}",
+                if self.trace { "on" } else { "off" }
+            ))
+            .unwrap();
+        Box::new(PgMqSession {
+            publish: client.prepare("SELECT mq_publish($1, $2)").unwrap(),
+            publish_batch: client
+                .prepare("SELECT count(*) FROM mq_publish_batch($1, $2::jsonb[])")
+                .unwrap(),
+            poll: client
+                .prepare("SELECT id, payload FROM mq_poll($1, $2, consumer_id => $3)")
+                .unwrap(),
+            poll_wait: client
+                .prepare("SELECT id, payload FROM mq_poll($1, $2, consumer_id => $3, wait => $4::text::interval)")
+                .unwrap(),
+            complete: client.prepare("SELECT mq_complete($1::bigint[])").unwrap(),
+            client,
+            topic: queue.to_owned(),
+            consumer: format!("bench-{index}"),
+        })
+    }
+
+    fn fill_backlog(&self, admin: &mut Client, queue: &str, _shards: usize, n: i64) {
+        admin
+            .batch_execute(&format!(
+                "SET pg_mq.trace = {}",
+                if self.trace { "on" } else { "off" }
+            ))
+            .unwrap();
+        let sql = format!(
+            "SELECT count(*) FROM mq_publish_batch($1, ARRAY(SELECT {SQL_PAYLOAD} FROM generate_series(1, $2::bigint) n))"
+        );
+        in_chunks(n, |chunk| {
+            admin.query_one(&sql, &[&queue, &chunk]).unwrap();
+        });
+    }
+
+    fn fill_history(&self, admin: &mut Client, queue: &str, n: i64) {
+        let sql = "INSERT INTO mq.messages (topic, payload, status, max_retries, execute_at, \
+                   consumer_id, locked_at, lease, trace_id, created_at, updated_at) \
+                   SELECT $1, '{\"history\": true}', 'COMPLETED', 3, now(), 'history', now(), \
+                          gen_random_uuid(), gen_random_uuid(), now(), now() \
+                   FROM generate_series(1, $2::bigint)";
+        in_chunks(n, |chunk| {
+            admin.execute(sql, &[&queue, &chunk]).unwrap();
+        });
+        admin.batch_execute("VACUUM ANALYZE mq.messages").unwrap();
+    }
+
+    fn published(&self, admin: &mut Client, queue: &str, _shards: usize) -> i64 {
+        count(
+            admin,
+            "SELECT count(*) FROM mq.messages WHERE topic = $1",
+            queue,
+        )
+    }
+
+    fn consumed(&self, admin: &mut Client, queue: &str, _shards: usize) -> i64 {
+        count(
+            admin,
+            "SELECT count(*) FROM mq.messages WHERE topic = $1 AND status = 'COMPLETED'",
+            queue,
+        )
+    }
+}

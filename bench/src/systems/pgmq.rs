@@ -1,0 +1,172 @@
+//! pgmq 1.13, installed from the SQL the `pgmq` crate embeds: send / send_batch, read +
+//! archive; its own read_with_poll when waiting.
+
+use std::time::Duration;
+
+use postgres::{Client, Statement};
+use serde_json::Value;
+
+use super::{count, delivered_at, in_chunks, Session, System};
+use crate::payload::SQL_PAYLOAD;
+
+pub struct Pgmq;
+
+struct PgmqSession {
+    client: Client,
+    queue: String,
+    send: Statement,
+    send_batch: Statement,
+    read: Statement,
+    read_with_poll: Statement,
+    archive: Statement,
+}
+
+impl Session for PgmqSession {
+    fn publish(&mut self, payload: &Value) {
+        self.client
+            .query_one(&self.send, &[&self.queue, payload])
+            .unwrap();
+    }
+
+    fn publish_batch(&mut self, payloads: &[Value]) {
+        self.client
+            .query_one(&self.send_batch, &[&self.queue, &payloads])
+            .unwrap();
+    }
+
+    fn consume(&mut self, max: i32, wait: Option<Duration>) -> Vec<(Value, i64)> {
+        let rows = match wait {
+            None => self.client.query(&self.read, &[&self.queue, &max]),
+            Some(wait) => {
+                let seconds = i32::try_from(wait.as_secs().max(1)).unwrap_or(1);
+                self.client
+                    .query(&self.read_with_poll, &[&self.queue, &max, &seconds])
+            }
+        }
+        .unwrap();
+        let at = delivered_at();
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        self.client
+            .query_one(&self.archive, &[&self.queue, &ids])
+            .unwrap();
+        rows.iter().map(|r| (r.get(1), at)).collect()
+    }
+
+    fn waits(&self) -> bool {
+        true
+    }
+}
+
+fn table(queue: &str, kind: &str) -> String {
+    format!("pgmq.{kind}_{}", queue.to_lowercase())
+}
+
+impl System for Pgmq {
+    fn name(&self) -> String {
+        "pgmq".into()
+    }
+
+    fn install(&self, admin: &mut Client) {
+        let exists: bool = admin
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'pgmq')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if !exists {
+            crate::install::pgmq_from_embedded_sql();
+        }
+    }
+
+    fn create(&self, admin: &mut Client, queue: &str, _shards: usize) {
+        admin.execute("SELECT pgmq.create($1)", &[&queue]).unwrap();
+    }
+
+    fn drop(&self, admin: &mut Client, queue: &str, _shards: usize) {
+        admin
+            .execute("SELECT pgmq.drop_queue($1)", &[&queue])
+            .unwrap();
+    }
+
+    fn session(
+        &self,
+        mut client: Client,
+        queue: &str,
+        _index: usize,
+        _shards: usize,
+    ) -> Box<dyn Session> {
+        Box::new(PgmqSession {
+            send: client.prepare("SELECT pgmq.send($1, $2)").unwrap(),
+            send_batch: client
+                .prepare("SELECT count(*) FROM pgmq.send_batch($1, $2::jsonb[])")
+                .unwrap(),
+            read: client
+                .prepare("SELECT msg_id, message FROM pgmq.read($1, 30, $2)")
+                .unwrap(),
+            read_with_poll: client
+                .prepare("SELECT msg_id, message FROM pgmq.read_with_poll($1, 30, $2, $3, 1)")
+                .unwrap(),
+            archive: client
+                .prepare("SELECT count(*) FROM pgmq.archive($1, $2::bigint[])")
+                .unwrap(),
+            client,
+            queue: queue.to_owned(),
+        })
+    }
+
+    fn fill_backlog(&self, admin: &mut Client, queue: &str, _shards: usize, n: i64) {
+        let sql = format!(
+            "SELECT count(*) FROM pgmq.send_batch($1, ARRAY(SELECT {SQL_PAYLOAD} FROM generate_series(1, $2::bigint) n))"
+        );
+        in_chunks(n, |chunk| {
+            admin.query_one(&sql, &[&queue, &chunk]).unwrap();
+        });
+    }
+
+    fn fill_history(&self, admin: &mut Client, queue: &str, n: i64) {
+        // Archived rows with negative ids, below any the queue hands out.
+        let archive = table(queue, "a");
+        let sql = format!(
+            "INSERT INTO {archive} (msg_id, read_ct, enqueued_at, archived_at, vt, message) \
+             SELECT -g, 1, now(), now(), now(), '{{\"history\": true}}' \
+             FROM generate_series($1::bigint, $2::bigint) g"
+        );
+        let mut done: i64 = admin
+            .query_one(
+                &format!("SELECT coalesce(-min(msg_id), 0) FROM {archive} WHERE msg_id < 0"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        in_chunks(n, |chunk| {
+            admin
+                .execute(&sql, &[&(done + 1), &(done + chunk)])
+                .unwrap();
+            done += chunk;
+        });
+        admin
+            .batch_execute(&format!("VACUUM ANALYZE {archive}"))
+            .unwrap();
+    }
+
+    fn published(&self, admin: &mut Client, queue: &str, _shards: usize) -> i64 {
+        let sql = format!(
+            "SELECT (SELECT count(*) FROM {}) + (SELECT count(*) FROM {} WHERE msg_id > 0) WHERE $1::text IS NOT NULL",
+            table(queue, "q"),
+            table(queue, "a")
+        );
+        count(admin, &sql, queue)
+    }
+
+    fn consumed(&self, admin: &mut Client, queue: &str, _shards: usize) -> i64 {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE msg_id > 0 AND $1::text IS NOT NULL",
+            table(queue, "a")
+        );
+        count(admin, &sql, queue)
+    }
+}
