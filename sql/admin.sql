@@ -85,7 +85,7 @@ BEGIN
                   HINT = 'PUBLISHED, PROCESSING, COMPLETED, FAILED, DEAD_LETTERED, REPLAYED, RECOVERED or PURGED';
     END IF;
     IF $2 IS NOT NULL THEN
-        -- A message's rows share its trace id: look them up through the trace_id index.
+        -- A message's rows share its trace id: look them up through the primary key.
         SELECT m.trace_id INTO message_trace FROM mq.messages m WHERE m.id = $2;
     END IF;
     RETURN QUERY

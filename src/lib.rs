@@ -1,6 +1,6 @@
 //! pg_mq: a durable message queue inside PostgreSQL.
 //!
-//! Pure logic (no PostgreSQL types): `backoff`, `dashboard`, `error`, `metrics`, `prometheus`,
+//! Pure logic (no PostgreSQL types): `backoff`, `dashboard`, `error`, `ids`, `metrics`, `prometheus`,
 //! `schedule`, `validation`.
 //! pgrx glue: `settings`, `jsonb`, `raise`, `clock`, `statements`, `failure`, `recovery` and
 //! one module per SQL function family.
@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 mod backoff;
 mod dashboard;
 mod error;
+mod ids;
 mod metrics;
 mod prometheus;
 mod schedule;

@@ -8,7 +8,7 @@ use crate::arrays::JsonbArray;
 use crate::jsonb::RawJsonb;
 use crate::raise::OrRaise;
 use crate::statements::Statement;
-use crate::{clock, settings, validation, wakeup};
+use crate::{clock, ids, settings, validation, wakeup};
 
 /// Publishes `payload` to `topic` and returns the new message's id. The message becomes
 /// deliverable at `execute_at`, or after `delay`, or at once. Inside a transaction it is
@@ -34,6 +34,8 @@ fn mq_publish(
     validation::headers(headers.map(RawJsonb::root)).or_raise();
     validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
 
+    let now = clock::now();
+    let trace_id = trace_id.unwrap_or_else(|| fresh_trace_id(now));
     let id = Spi::connect_mut(|client| {
         Statement::Publish.run_scalar::<i64>(
             client,
@@ -46,12 +48,18 @@ fn mq_publish(
                 execute_at.into(),
                 delay.into(),
                 trace_id.into(),
-                clock::now().into(),
+                now.into(),
             ],
         )
     });
     wakeup::notify_on_commit(topic);
     id
+}
+
+/// A time-ordered trace id for a message published at `now`.
+fn fresh_trace_id(now: TimestampWithTimeZone) -> Uuid {
+    let millis = u64::try_from(clock::unix_micros(now) / 1_000).unwrap_or(0);
+    Uuid::from_bytes(ids::uuid7(millis, ids::random_bits()))
 }
 
 /// Publishes one message per element of `payloads` to `topic`, all with the same priority,
@@ -83,6 +91,8 @@ fn mq_publish_batch(
         return SetOfIterator::new(Vec::new());
     }
 
+    let now = clock::now();
+    let trace_ids: Vec<Uuid> = (0..elements.len()).map(|_| fresh_trace_id(now)).collect();
     let ids: Vec<i64> = Spi::connect_mut(|client| {
         Statement::PublishBatch
             .run(
@@ -94,7 +104,8 @@ fn mq_publish_batch(
                     priority.into(),
                     max_retries.into(),
                     execute_at.into(),
-                    clock::now().into(),
+                    now.into(),
+                    trace_ids.into(),
                 ],
             )
             .iter()

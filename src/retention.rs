@@ -66,12 +66,8 @@ pub fn delete_batch(
         }
         Kind::ReplayedDeadLetters => Statement::CleanupDeadLetters
             .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),
-        Kind::Traces => {
-            let rows =
-                Statement::CleanupTraces.run(client, &[cutoff.into(), RETENTION_BATCH.into()]);
-            let (deleted, done): (i64, bool) = (rows.value(0, 0), rows.value(0, 1));
-            return (deleted, !done);
-        }
+        Kind::Traces => Statement::CleanupTraces
+            .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),
     };
     (deleted, deleted >= i64::from(RETENTION_BATCH))
 }

@@ -175,7 +175,7 @@ fn main() {
             .expect("pg_stat_statements");
     }
 
-    let mut rows = Vec::new();
+    let mut measurements = Vec::new();
     let mut n = 0;
     for scenario in Scenario::ALL {
         if let Some(only) = &args.only {
@@ -183,38 +183,38 @@ fn main() {
                 continue;
             }
         }
-        for system in &systems {
-            n += 1;
-            let t = Instant::now();
-            if args.statements {
-                admin
-                    .batch_execute("SELECT pg_stat_statements_reset()")
-                    .unwrap();
+        // Claim latency fills a million rows: one round; every other scenario runs in rounds,
+        // the systems taking turns.
+        let rounds = if scenario == Scenario::ClaimLatency { 1 } else { cfg.rounds };
+        for _round in 0..rounds {
+            for system in &systems {
+                n += 1;
+                let t = Instant::now();
+                if args.statements {
+                    admin.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
+                }
+                let result = scenarios::run(scenario, *system, &cluster, &cfg, n);
+                if args.statements {
+                    profile.push_str(&statement_profile(&mut admin, scenario.key(), &system.name()));
+                }
+                for m in &result {
+                    eprintln!(
+                        "[{:>5.0}s] {:<55} {:<16} {:>10.0} msgs/s {}({:.1}s)",
+                        started.elapsed().as_secs_f64(),
+                        m.scenario,
+                        m.system,
+                        m.messages / m.seconds,
+                        stats::latency(m.latencies.clone())
+                            .map(|l| format!("p50 {:.2} p99 {:.2} ms ", l.p50, l.p99))
+                            .unwrap_or_default(),
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+                measurements.extend(result);
             }
-            let result = scenarios::run(scenario, *system, &cluster, &cfg, n);
-            if args.statements {
-                profile.push_str(&statement_profile(
-                    &mut admin,
-                    scenario.key(),
-                    &system.name(),
-                ));
-            }
-            for row in &result {
-                eprintln!(
-                    "[{:>5.0}s] {:<55} {:<16} {:>10.0} msgs/s {} ({:.1}s)",
-                    started.elapsed().as_secs_f64(),
-                    row.scenario,
-                    row.system,
-                    row.rate,
-                    row.latency
-                        .map(|l| format!("p50 {:.2} p99 {:.2} ms", l.p50, l.p99))
-                        .unwrap_or_default(),
-                    t.elapsed().as_secs_f64()
-                );
-            }
-            rows.extend(result);
         }
     }
+    let rows = report::merge(measurements);
 
     let meta = json!({
         "mode": if cfg.quick { "quick" } else { "full" },
@@ -227,7 +227,7 @@ fn main() {
         "runtime_seconds": started.elapsed().as_secs_f64(),
     });
     let header = format!(
-        "## pg_mq benchmark ({} run, {})\n\nMachine: {}, {} cores, {} GiB. Server: {}.\nSettings for every system: {}; the pg_mq background worker runs with its defaults.\n",
+        "## pg_mq benchmark ({} run, {})\n\nMachine: {}, {} cores, {} GiB. Server: {}.\nSettings for every system: {}; the pg_mq background worker runs with its defaults.\nEach scenario but e ran in {} rounds, the systems taking turns; rates are over all rounds, latencies over all samples.\n",
         meta["mode"].as_str().unwrap_or(""),
         meta["date"].as_str().unwrap_or(""),
         meta["machine"]["cpu"].as_str().unwrap_or(""),
@@ -235,6 +235,7 @@ fn main() {
         meta["machine"]["memory_gib"],
         server_version.split(" on ").next().unwrap_or(&server_version),
         SERVER_SETTINGS.join(", "),
+        cfg.rounds,
     );
     let mut markdown = report::markdown(&rows, &header);
     if args.statements {

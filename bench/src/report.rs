@@ -4,6 +4,51 @@ use serde_json::{json, Value};
 
 use crate::stats::Latency;
 
+/// One measured window of one system in one scenario.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    pub scenario: &'static str,
+    pub system: String,
+    /// Messages counted in the database over the window.
+    pub messages: f64,
+    pub seconds: f64,
+    /// Publish → delivery (or claim) latencies in milliseconds.
+    pub latencies: Vec<f64>,
+    pub note: String,
+}
+
+/// Merges the rounds of each (scenario, system), in first-seen order: the rate over the sum
+/// of the windows, the latency percentiles over all samples.
+pub fn merge(measurements: Vec<Measurement>) -> Vec<Row> {
+    let mut merged: Vec<Measurement> = Vec::new();
+    for m in measurements {
+        match merged
+            .iter_mut()
+            .find(|x| x.scenario == m.scenario && x.system == m.system)
+        {
+            Some(x) => {
+                x.messages += m.messages;
+                x.seconds += m.seconds;
+                x.latencies.extend(m.latencies);
+                if !m.note.is_empty() && !x.note.contains(&m.note) {
+                    x.note = format!("{}; {}", x.note, m.note);
+                }
+            }
+            None => merged.push(m),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|m| Row {
+            scenario: m.scenario,
+            system: m.system,
+            rate: if m.seconds > 0.0 { m.messages / m.seconds } else { 0.0 },
+            latency: crate::stats::latency(m.latencies),
+            note: m.note,
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct Row {
     pub scenario: &'static str,
@@ -78,6 +123,23 @@ mod tests {
             latency: None,
             note: String::new(),
         }
+    }
+
+    #[test]
+    fn rounds_merge_into_one_row() {
+        let m = |messages: f64, seconds: f64, lat: f64, note: &str| Measurement {
+            scenario: "c",
+            system: "pg_mq".into(),
+            messages,
+            seconds,
+            latencies: vec![lat],
+            note: note.into(),
+        };
+        let rows = merge(vec![m(100.0, 1.0, 1.0, "x"), m(300.0, 3.0, 3.0, "x")]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].rate, 100.0);
+        assert_eq!(rows[0].latency.unwrap().samples, 2);
+        assert_eq!(rows[0].note, "x");
     }
 
     #[test]

@@ -10,8 +10,7 @@ use pg_mq_live_tests::{Client, Cluster};
 
 use crate::config::Config;
 use crate::payload;
-use crate::report::Row;
-use crate::stats;
+use crate::report::Measurement;
 use crate::systems::{Session, System};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +56,7 @@ pub fn run(
     cluster: &Cluster,
     cfg: &Config,
     n: usize,
-) -> Vec<Row> {
+) -> Vec<Measurement> {
     let queue = format!("bench_{}_{n}", scenario.key().replace('\'', "p"));
     let mut admin = cluster.connect();
     let shards = match scenario {
@@ -139,7 +138,7 @@ fn publish(
     queue: &str,
     shards: usize,
     batch: usize,
-) -> Row {
+) -> Measurement {
     let mut admin = cluster.connect();
     settle(&mut admin);
     let stop = Arc::new(AtomicBool::new(false));
@@ -172,15 +171,16 @@ fn publish(
     handles
         .into_iter()
         .for_each(|h| h.join().expect("publisher"));
-    Row {
+    Measurement {
         scenario: if batch == 1 {
             "a: publish 1/txn, 8 conns"
         } else {
             "b: publish batches of 100, 8 conns"
         },
         system: system.name(),
-        rate: (c1 - c0) as f64 / (t1 - t0).as_secs_f64(),
-        latency: None,
+        messages: (c1 - c0) as f64,
+        seconds: (t1 - t0).as_secs_f64(),
+        latencies: Vec::new(),
         note: String::new(),
     }
 }
@@ -194,7 +194,7 @@ fn consume_backlog(
     queue: &str,
     shards: usize,
     hold_snapshot: bool,
-) -> Row {
+) -> Measurement {
     let mut admin = cluster.connect();
     system.fill_backlog(&mut admin, queue, shards, cfg.backlog);
     settle(&mut admin);
@@ -244,15 +244,16 @@ fn consume_backlog(
             .expect("release the snapshot");
     }
     let drained = c1 >= cfg.backlog;
-    Row {
+    Measurement {
         scenario: if hold_snapshot {
             "f: consume backlog, snapshot held open"
         } else {
             "c: consume backlog, poll 10 + complete, 8 conns"
         },
         system: system.name(),
-        rate: (c1 - c0) as f64 / (t1 - t0).as_secs_f64(),
-        latency: None,
+        messages: (c1 - c0) as f64,
+        seconds: (t1 - t0).as_secs_f64(),
+        latencies: Vec::new(),
         note: if drained {
             format!("{} msgs drained", cfg.backlog)
         } else {
@@ -270,7 +271,7 @@ fn steady(
     queue: &str,
     shards: usize,
     paced: bool,
-) -> Row {
+) -> Measurement {
     let mut admin = cluster.connect();
     settle(&mut admin);
     let _ticker = Ticker::start(system, cluster);
@@ -340,22 +341,23 @@ fn steady(
         .into_iter()
         .flat_map(|h| h.join().expect("consumer"))
         .collect();
-    Row {
+    Measurement {
         scenario: if paced {
             "d': steady state at 1,000 msgs/s offered, 4 + 4 conns"
         } else {
             "d: steady state, 4 producers + 4 consumers"
         },
         system: system.name(),
-        rate: (c1 - c0) as f64 / (t1 - t0).as_secs_f64(),
-        latency: stats::latency(latencies),
+        messages: (c1 - c0) as f64,
+        seconds: (t1 - t0).as_secs_f64(),
+        latencies,
         note: format!("backlog at end {}", published - c1),
     }
 }
 
 /// (e): one connection claims and completes one message at a time while the table holds a
 /// small and then a large number of completed rows.
-fn claim_latency(system: &dyn System, cluster: &Cluster, cfg: &Config, queue: &str) -> Vec<Row> {
+fn claim_latency(system: &dyn System, cluster: &Cluster, cfg: &Config, queue: &str) -> Vec<Measurement> {
     let mut admin = cluster.connect();
     let mut session = system.session(cluster.connect(), queue, 0, 1);
     let mut rows = Vec::new();
@@ -381,15 +383,16 @@ fn claim_latency(system: &dyn System, cluster: &Cluster, cfg: &Config, queue: &s
             timed += took;
             latencies.push(took.as_secs_f64() * 1000.0);
         }
-        rows.push(Row {
+        rows.push(Measurement {
             scenario: if history == cfg.history[0] {
                 "e: claim latency, small history"
             } else {
                 "e: claim latency, large history"
             },
             system: system.name(),
-            rate: cfg.claims as f64 / timed.as_secs_f64(),
-            latency: stats::latency(latencies),
+            messages: cfg.claims as f64,
+            seconds: timed.as_secs_f64(),
+            latencies,
             note: format!("{history} completed rows; poll 1 + complete, 1 conn"),
         });
     }

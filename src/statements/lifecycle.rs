@@ -9,7 +9,7 @@ pub const PUBLISH: &str = "
 WITH message AS (
     INSERT INTO mq.messages
         (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, coalesce($6, $9 + $7, $9), coalesce($8, pg_catalog.gen_random_uuid()), $9, $9)
+    VALUES ($1, $2, $3, $4, $5, coalesce($6, $9 + $7, $9), $8, $9, $9)
     RETURNING id, topic, trace_id, priority, max_retries, execute_at
 )
 --trace{
@@ -28,18 +28,19 @@ SELECT id FROM message";
 pub const PUBLISH_UNTRACED: &str = "
 INSERT INTO mq.messages
     (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, coalesce($6, $9 + $7, $9), coalesce($8, pg_catalog.gen_random_uuid()), $9, $9)
+VALUES ($1, $2, $3, $4, $5, coalesce($6, $9 + $7, $9), $8, $9, $9)
 RETURNING id";
 
-/// $1 topic, $2 payloads, $3 headers, $4 priority, $5 max_retries, $6 execute_at, $7 now.
-/// Publishes one message per payload, in array order; returns the new ids (the caller sorts
+/// $1 topic, $2 payloads, $3 headers, $4 priority, $5 max_retries, $6 execute_at, $7 now,
+/// $8 trace ids (one per payload). Publishes one message per payload, in array order; returns the new ids (the caller sorts
 /// them: ids are drawn in array order).
 pub const PUBLISH_BATCH: &str = "
 WITH message AS (
     INSERT INTO mq.messages
         (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
-    SELECT $1, p.payload, $3, $4, $5, coalesce($6, $7), pg_catalog.gen_random_uuid(), $7, $7
-    FROM pg_catalog.unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n)
+    SELECT $1, p.payload, $3, $4, $5, coalesce($6, $7), p.trace_id, $7, $7
+    FROM ROWS FROM (pg_catalog.unnest($2::jsonb[]), pg_catalog.unnest($8::uuid[]))
+         WITH ORDINALITY AS p(payload, trace_id, n)
     ORDER BY p.n
     RETURNING id, topic, trace_id, priority, max_retries, execute_at
 )
@@ -59,8 +60,9 @@ SELECT id FROM message";
 pub const PUBLISH_BATCH_UNTRACED: &str = "
 INSERT INTO mq.messages
     (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
-SELECT $1, p.payload, $3, $4, $5, coalesce($6, $7), pg_catalog.gen_random_uuid(), $7, $7
-FROM pg_catalog.unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n)
+SELECT $1, p.payload, $3, $4, $5, coalesce($6, $7), p.trace_id, $7, $7
+FROM ROWS FROM (pg_catalog.unnest($2::jsonb[]), pg_catalog.unnest($8::uuid[]))
+     WITH ORDINALITY AS p(payload, trace_id, n)
 ORDER BY p.n
 RETURNING id";
 

@@ -129,7 +129,7 @@ impl Statement {
             INT4OID as INT4, INT8ARRAYOID as INT8_ARRAY, INT8OID as INT8, INTERVALOID as INTERVAL,
             JSONBARRAYOID as JSONB_ARRAY, JSONBOID as JSONB, TEXTOID as TEXT,
             TIMESTAMPTZARRAYOID as TIMESTAMPTZ_ARRAY, TIMESTAMPTZOID as TIMESTAMPTZ,
-            UUIDOID as UUID,
+            UUIDARRAYOID as UUID_ARRAY, UUIDOID as UUID,
         };
         use Statement::*;
         match self {
@@ -152,6 +152,7 @@ impl Statement {
                 INT4,
                 TIMESTAMPTZ,
                 TIMESTAMPTZ,
+                UUID_ARRAY,
             ],
             Claim => &[TEXT, INT4, TEXT, INTERVAL, TIMESTAMPTZ],
             Complete => &[INT8, UUID, TIMESTAMPTZ],

@@ -98,19 +98,15 @@ WITH deleted AS (
 )
 SELECT count(*) FROM deleted";
 
-/// $1 cutoff, $2 batch size. Deletes trace rows older than the cutoff from the oldest end of
-/// the table (trace ids grow with time); returns (deleted, reached rows newer than the cutoff).
+/// $1 cutoff, $2 batch size. Deletes up to a batch of trace rows older than the cutoff,
+/// found through the BRIN index on created_at; returns how many.
 pub const CLEANUP_TRACES: &str = "
-WITH oldest AS MATERIALIZED (
-    SELECT id, created_at FROM mq.traces ORDER BY id LIMIT $2
-), deleted AS (
+WITH deleted AS (
     DELETE FROM mq.traces
-    WHERE id = ANY (ARRAY(SELECT id FROM oldest WHERE created_at < $1))
-    RETURNING id
+    WHERE ctid = ANY (ARRAY(SELECT ctid FROM mq.traces WHERE created_at < $1 LIMIT $2))
+    RETURNING 1
 )
-SELECT (SELECT count(*) FROM deleted),
-       coalesce((SELECT bool_or(created_at >= $1) FROM oldest), true) OR
-       (SELECT count(*) FROM oldest) < $2";
+SELECT count(*) FROM deleted";
 
 /// $1 topic, $2 now. Deletes the topic's PENDING messages, writing a PURGED trace
 /// row for each; returns how many.
