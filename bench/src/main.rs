@@ -185,17 +185,27 @@ fn main() {
         }
         // Claim latency fills a million rows: one round; every other scenario runs in rounds,
         // the systems taking turns.
-        let rounds = if scenario == Scenario::ClaimLatency { 1 } else { cfg.rounds };
+        let rounds = if scenario == Scenario::ClaimLatency {
+            1
+        } else {
+            cfg.rounds
+        };
         for _round in 0..rounds {
             for system in &systems {
                 n += 1;
                 let t = Instant::now();
                 if args.statements {
-                    admin.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
+                    admin
+                        .batch_execute("SELECT pg_stat_statements_reset()")
+                        .unwrap();
                 }
                 let result = scenarios::run(scenario, *system, &cluster, &cfg, n);
                 if args.statements {
-                    profile.push_str(&statement_profile(&mut admin, scenario.key(), &system.name()));
+                    profile.push_str(&statement_profile(
+                        &mut admin,
+                        scenario.key(),
+                        &system.name(),
+                    ));
                 }
                 for m in &result {
                     eprintln!(

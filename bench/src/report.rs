@@ -14,6 +14,8 @@ pub struct Measurement {
     pub seconds: f64,
     /// Publish → delivery (or claim) latencies in milliseconds.
     pub latencies: Vec<f64>,
+    /// WAL written over the window (0: not measured).
+    pub wal_bytes: i64,
     pub note: String,
 }
 
@@ -30,6 +32,7 @@ pub fn merge(measurements: Vec<Measurement>) -> Vec<Row> {
                 x.messages += m.messages;
                 x.seconds += m.seconds;
                 x.latencies.extend(m.latencies);
+                x.wal_bytes += m.wal_bytes;
                 if !m.note.is_empty() && !x.note.contains(&m.note) {
                     x.note = format!("{}; {}", x.note, m.note);
                 }
@@ -42,8 +45,14 @@ pub fn merge(measurements: Vec<Measurement>) -> Vec<Row> {
         .map(|m| Row {
             scenario: m.scenario,
             system: m.system,
-            rate: if m.seconds > 0.0 { m.messages / m.seconds } else { 0.0 },
+            rate: if m.seconds > 0.0 {
+                m.messages / m.seconds
+            } else {
+                0.0
+            },
             latency: crate::stats::latency(m.latencies),
+            wal_per_message: (m.wal_bytes > 0 && m.messages > 0.0)
+                .then(|| m.wal_bytes as f64 / m.messages),
             note: m.note,
         })
         .collect()
@@ -56,6 +65,8 @@ pub struct Row {
     /// Messages per second (for claim latency: claims per second of one connection).
     pub rate: f64,
     pub latency: Option<Latency>,
+    /// WAL bytes written per message counted (the whole server, so background work too).
+    pub wal_per_message: Option<f64>,
     pub note: String,
 }
 
@@ -76,18 +87,17 @@ fn fmt_latency(l: &Option<Latency>) -> String {
 pub fn markdown(rows: &[Row], header: &str) -> String {
     let mut out = String::new();
     out.push_str(header);
-    out.push_str(
-        "\n| scenario | system | msgs/s | × raw SQL | latency ms p50 / p95 / p99 | notes |\n",
-    );
-    out.push_str("|---|---|---:|---:|---|---|\n");
+    out.push_str("\n| scenario | system | msgs/s | × raw SQL | latency ms p50 / p95 / p99 | WAL bytes/msg | notes |\n");
+    out.push_str("|---|---|---:|---:|---|---:|---|\n");
     for row in rows {
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {} | {} | {} |\n",
+            "| {} | {} | {:.0} | {} | {} | {} | {} |\n",
             row.scenario,
             row.system,
             row.rate,
             ratio(row, rows).map_or("".into(), |r| format!("{r:.2}")),
             fmt_latency(&row.latency),
+            row.wal_per_message.map_or("".into(), |w| format!("{w:.0}")),
             row.note
         ));
     }
@@ -104,6 +114,7 @@ pub fn json(rows: &[Row], meta: Value) -> Value {
                 "msgs_per_sec": row.rate,
                 "ratio_to_raw_sql": ratio(row, rows),
                 "latency_ms": row.latency.map(|l| json!({"p50": l.p50, "p95": l.p95, "p99": l.p99, "samples": l.samples})),
+                "wal_bytes_per_msg": row.wal_per_message,
                 "note": row.note,
             })
         })
@@ -121,6 +132,7 @@ mod tests {
             system: system.into(),
             rate,
             latency: None,
+            wal_per_message: None,
             note: String::new(),
         }
     }
@@ -133,6 +145,7 @@ mod tests {
             messages,
             seconds,
             latencies: vec![lat],
+            wal_bytes: 1000,
             note: note.into(),
         };
         let rows = merge(vec![m(100.0, 1.0, 1.0, "x"), m(300.0, 3.0, 3.0, "x")]);
@@ -153,6 +166,7 @@ mod tests {
         assert_eq!(ratio(&rows[2], &rows), None);
         let md = markdown(&rows, "# t\n");
         assert!(md.contains("| a | pg_mq | 90 | 0.90 |"));
+        assert!(md.contains("WAL bytes/msg"));
         let doc = json(&rows, json!({}));
         assert_eq!(doc["results"][1]["ratio_to_raw_sql"], 0.9);
     }

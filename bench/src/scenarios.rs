@@ -124,6 +124,17 @@ fn sessions(
         .collect()
 }
 
+/// Where WAL insertion stands now, in bytes.
+fn wal_position(admin: &mut Client) -> i64 {
+    admin
+        .query_one(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint",
+            &[],
+        )
+        .expect("WAL position")
+        .get(0)
+}
+
 fn settle(admin: &mut Client) {
     admin
         .batch_execute("ANALYZE; CHECKPOINT")
@@ -164,9 +175,17 @@ fn publish(
         })
         .collect();
     thread::sleep(cfg.warmup);
-    let (c0, t0) = (system.published(&mut admin, queue, shards), Instant::now());
+    let (c0, t0, w0) = (
+        system.published(&mut admin, queue, shards),
+        Instant::now(),
+        wal_position(&mut admin),
+    );
     thread::sleep(cfg.publish_for);
-    let (c1, t1) = (system.published(&mut admin, queue, shards), Instant::now());
+    let (c1, t1, w1) = (
+        system.published(&mut admin, queue, shards),
+        Instant::now(),
+        wal_position(&mut admin),
+    );
     stop.store(true, Ordering::Relaxed);
     handles
         .into_iter()
@@ -181,6 +200,7 @@ fn publish(
         messages: (c1 - c0) as f64,
         seconds: (t1 - t0).as_secs_f64(),
         latencies: Vec::new(),
+        wal_bytes: w1 - w0,
         note: String::new(),
     }
 }
@@ -226,13 +246,16 @@ fn consume_backlog(
             })
         })
         .collect();
-    let c0 = system.consumed(&mut admin, queue, shards);
+    let (c0, w0) = (
+        system.consumed(&mut admin, queue, shards),
+        wal_position(&mut admin),
+    );
     ready.wait();
     let t0 = Instant::now();
     while taken.load(Ordering::Relaxed) < cfg.backlog && t0.elapsed() < cfg.consume_for {
         thread::sleep(Duration::from_millis(2));
     }
-    let t1 = Instant::now();
+    let (t1, w1) = (Instant::now(), wal_position(&mut admin));
     stop.store(true, Ordering::Relaxed);
     handles
         .into_iter()
@@ -254,6 +277,7 @@ fn consume_backlog(
         messages: (c1 - c0) as f64,
         seconds: (t1 - t0).as_secs_f64(),
         latencies: Vec::new(),
+        wal_bytes: w1 - w0,
         note: if drained {
             format!("{} msgs drained", cfg.backlog)
         } else {
@@ -328,9 +352,17 @@ fn steady(
         .collect();
     thread::sleep(cfg.warmup);
     measuring.store(true, Ordering::Relaxed);
-    let (c0, t0) = (system.consumed(&mut admin, queue, shards), Instant::now());
+    let (c0, t0, w0) = (
+        system.consumed(&mut admin, queue, shards),
+        Instant::now(),
+        wal_position(&mut admin),
+    );
     thread::sleep(cfg.steady_for);
-    let (c1, t1) = (system.consumed(&mut admin, queue, shards), Instant::now());
+    let (c1, t1, w1) = (
+        system.consumed(&mut admin, queue, shards),
+        Instant::now(),
+        wal_position(&mut admin),
+    );
     measuring.store(false, Ordering::Relaxed);
     let published = system.published(&mut admin, queue, shards);
     stop.store(true, Ordering::Relaxed);
@@ -351,13 +383,19 @@ fn steady(
         messages: (c1 - c0) as f64,
         seconds: (t1 - t0).as_secs_f64(),
         latencies,
+        wal_bytes: w1 - w0,
         note: format!("backlog at end {}", published - c1),
     }
 }
 
 /// (e): one connection claims and completes one message at a time while the table holds a
 /// small and then a large number of completed rows.
-fn claim_latency(system: &dyn System, cluster: &Cluster, cfg: &Config, queue: &str) -> Vec<Measurement> {
+fn claim_latency(
+    system: &dyn System,
+    cluster: &Cluster,
+    cfg: &Config,
+    queue: &str,
+) -> Vec<Measurement> {
     let mut admin = cluster.connect();
     let mut session = system.session(cluster.connect(), queue, 0, 1);
     let mut rows = Vec::new();
@@ -393,6 +431,7 @@ fn claim_latency(system: &dyn System, cluster: &Cluster, cfg: &Config, queue: &s
             messages: cfg.claims as f64,
             seconds: timed.as_secs_f64(),
             latencies,
+            wal_bytes: 0,
             note: format!("{history} completed rows; poll 1 + complete, 1 conn"),
         });
     }
