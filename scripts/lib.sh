@@ -64,3 +64,13 @@ install_extension() {
     done
     rm -rf "$stage"
 }
+
+# Installs the install scripts of earlier releases (sql/releases/) beside the current one, so
+# that the lifecycle tests can create an old version and update it (ALTER EXTENSION UPDATE).
+install_release_scripts() {
+    local dir script
+    dir="$("$PG_CONFIG" --sharedir)/extension"
+    for script in "$ROOT"/sql/releases/*.sql; do
+        as_root install -m 644 "$script" "$dir/"
+    done
+}

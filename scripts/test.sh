@@ -25,6 +25,7 @@ fi
 
 say "tier 3: multi-session tests against live servers"
 install_extension --debug
+install_release_scripts
 cargo test -p pg_mq_live_tests
 
 say "all test tiers passed"

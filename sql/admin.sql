@@ -1,5 +1,8 @@
 -- pg_mq administration from psql: listings with paging and queue depth.
 --
+-- The listings run as their owner (SECURITY DEFINER, search_path pinned) so that the admin and
+-- monitor capabilities need only EXECUTE on them; mq_grant gives it.
+--
 -- Each listing returns rows of its table, newest first, page by page:
 --   SELECT id, topic, status, last_error FROM mq_messages('orders', 'FAILED', page => 2);
 
@@ -7,6 +10,7 @@
 CREATE FUNCTION mq.check_paging(page integer, page_size integer)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF page IS NULL THEN
@@ -31,6 +35,8 @@ CREATE FUNCTION mq_messages(topic text DEFAULT NULL, status text DEFAULT NULL,
                             page_size integer DEFAULT 50)
 RETURNS SETOF mq.messages
 LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM mq.check_paging($4, $5);
@@ -54,6 +60,8 @@ CREATE FUNCTION mq_dead_letters(topic text DEFAULT NULL, replayed boolean DEFAUL
                                 page integer DEFAULT 1, page_size integer DEFAULT 50)
 RETURNS SETOF mq.dead_letters
 LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM mq.check_paging($3, $4);
@@ -73,6 +81,8 @@ CREATE FUNCTION mq_traces(topic text DEFAULT NULL, message_id bigint DEFAULT NUL
                           page_size integer DEFAULT 50)
 RETURNS SETOF mq.traces
 LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     message_trace uuid;
@@ -112,6 +122,8 @@ COMMENT ON VIEW mq.queue_depth IS 'pg_mq: messages waiting (pending: due; delaye
 CREATE FUNCTION mq_depth(topic text DEFAULT NULL)
 RETURNS SETOF mq.queue_depth
 LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT d.* FROM mq.queue_depth d WHERE $1 IS NULL OR d.topic = $1 ORDER BY d.topic
 $$;

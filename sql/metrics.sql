@@ -66,6 +66,7 @@ RETURNS TABLE (
     oldest_pending_age interval
 )
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH queued AS (
         SELECT m.topic,
@@ -105,3 +106,9 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION mq.current_metrics(timestamptz) IS 'pg_mq: gauges and counters per topic at a moment (used by mq_metrics and the samples)';
+
+-- Counters and samples survive pg_dump / pg_restore with the queue (see sql/schema.sql).
+SELECT pg_catalog.pg_extension_config_dump('mq.metric_counts', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.metric_totals', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.metric_snapshots', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.metric_samples', '');

@@ -122,3 +122,13 @@ CREATE TABLE mq.traces (
 COMMENT ON TABLE mq.traces IS 'pg_mq trace: one row per state change; read with mq_trace(trace_id)';
 
 CREATE INDEX traces_created_at_idx ON mq.traces USING brin (created_at);
+
+-- pg_dump saves the contents of these tables and the positions of their id sequences (an
+-- extension's own tables are otherwise left out of a dump), so pg_restore brings a queue back
+-- whole: messages in flight, dead letters, traces, and ids that continue where they were.
+SELECT pg_catalog.pg_extension_config_dump('mq.messages', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.messages_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.dead_letters_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.traces', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.traces_id_seq', '');

@@ -7,7 +7,7 @@
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::pg_sys;
 
-use crate::validation::IntervalParts;
+use crate::validation::{IntervalParts, TIMESTAMP_END_MICROS, TIMESTAMP_FIRST_MICROS};
 
 /// The current wall-clock time.
 pub fn now() -> TimestampWithTimeZone {
@@ -51,14 +51,11 @@ pub fn minus(at: TimestampWithTimeZone, interval: Interval) -> TimestampWithTime
     plus_micros(at, micros.saturating_neg())
 }
 
-/// `at` moved by `micros` microseconds, saturating at the ends of the timestamptz range.
+/// `at` moved by `micros` microseconds, saturating at the first and last finite timestamps
+/// (never infinity, which timestamp arithmetic in SQL refuses).
 pub fn plus_micros(at: TimestampWithTimeZone, micros: i64) -> TimestampWithTimeZone {
-    let moved = pg_sys::TimestampTz::from(at).saturating_add(micros);
-    TimestampWithTimeZone::try_from(moved).unwrap_or_else(|_| {
-        if micros < 0 {
-            TimestampWithTimeZone::negative_infinity()
-        } else {
-            TimestampWithTimeZone::positive_infinity()
-        }
-    })
+    let moved = pg_sys::TimestampTz::from(at)
+        .saturating_add(micros)
+        .clamp(TIMESTAMP_FIRST_MICROS, TIMESTAMP_END_MICROS - 1);
+    TimestampWithTimeZone::try_from(moved).expect("clamped into the timestamptz range")
 }

@@ -19,6 +19,10 @@ pub enum SqlState {
     NoDataFound,
     /// 55000 `object_not_in_prerequisite_state`: the dead letter was already replayed.
     ObjectNotInPrerequisiteState,
+    /// 42501 `insufficient_privilege`: the caller may not use this topic, or grant capabilities.
+    InsufficientPrivilege,
+    /// 42704 `undefined_object`: the role named does not exist.
+    UndefinedObject,
 }
 
 impl SqlState {
@@ -30,6 +34,8 @@ impl SqlState {
             SqlState::ProgramLimitExceeded => "54000",
             SqlState::NoDataFound => "P0002",
             SqlState::ObjectNotInPrerequisiteState => "55000",
+            SqlState::InsufficientPrivilege => "42501",
+            SqlState::UndefinedObject => "42704",
         }
     }
 }
@@ -68,6 +74,22 @@ pub enum MqError {
     DeadLetterNotFound { id: i64 },
     /// `mq_replay` was given a dead letter that was already replayed.
     DeadLetterAlreadyReplayed { id: i64, message_id: Option<i64> },
+    /// The caller holds `capability` (named by what it does, e.g. "publish to") for other
+    /// topics only (`granted`, possibly none).
+    TopicNotGranted {
+        verb: &'static str,
+        capability: &'static str,
+        role: String,
+        topic: String,
+        granted: Vec<String>,
+    },
+    /// `function` may be called by superusers only.
+    SuperuserRequired { function: &'static str },
+    /// The role named by argument `argument` does not exist.
+    UnknownRole {
+        argument: &'static str,
+        role: String,
+    },
 }
 
 impl MqError {
@@ -90,6 +112,10 @@ impl MqError {
             MqError::PayloadTooLarge { .. } => SqlState::ProgramLimitExceeded,
             MqError::DeadLetterNotFound { .. } => SqlState::NoDataFound,
             MqError::DeadLetterAlreadyReplayed { .. } => SqlState::ObjectNotInPrerequisiteState,
+            MqError::TopicNotGranted { .. } | MqError::SuperuserRequired { .. } => {
+                SqlState::InsufficientPrivilege
+            }
+            MqError::UnknownRole { .. } => SqlState::UndefinedObject,
         }
     }
 
@@ -108,6 +134,21 @@ impl MqError {
                 "A dead letter is replayed at most once; if the replayed message failed again, replay its new dead letter."
                     .to_owned(),
             ),
+            MqError::TopicNotGranted {
+                capability,
+                role,
+                topic,
+                ..
+            } => Some(format!(
+                "A superuser can grant it with: SELECT mq_grant('{capability}', {}, {});",
+                sql_literal(role),
+                sql_literal(topic)
+            )),
+            MqError::SuperuserRequired { .. } => Some(
+                "Capabilities are granted by a superuser; see the Security section of pg_mq's README."
+                    .to_owned(),
+            ),
+            MqError::UnknownRole { .. } => Some("Create the role first: CREATE ROLE ...;".to_owned()),
             MqError::NullArgument { .. } | MqError::NullElement { .. } => None,
         }
     }
@@ -159,11 +200,38 @@ impl fmt::Display for MqError {
                     "argument \"dead_letter_id\": dead letter {id} was already replayed"
                 ),
             },
+            MqError::TopicNotGranted {
+                verb,
+                role,
+                topic,
+                granted,
+                ..
+            } => {
+                write!(f, "permission denied for topic {topic:?}: role {role:?} may {verb} ")?;
+                if granted.is_empty() {
+                    write!(f, "no topic")
+                } else {
+                    let list: Vec<String> = granted.iter().map(|t| format!("{t:?}")).collect();
+                    let noun = if list.len() == 1 { "topic" } else { "topics" };
+                    write!(f, "{noun} {} only", list.join(", "))
+                }
+            }
+            MqError::SuperuserRequired { function } => {
+                write!(f, "permission denied for {function}: only superusers may call it")
+            }
+            MqError::UnknownRole { argument, role } => {
+                write!(f, "argument \"{argument}\": role {role:?} does not exist")
+            }
         }
     }
 }
 
 impl std::error::Error for MqError {}
+
+/// `value` as a SQL string literal, for hints that show a statement to run.
+fn sql_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
 
 #[cfg(test)]
 mod tests {
@@ -176,6 +244,44 @@ mod tests {
         assert_eq!(SqlState::ProgramLimitExceeded.code(), "54000");
         assert_eq!(SqlState::NoDataFound.code(), "P0002");
         assert_eq!(SqlState::ObjectNotInPrerequisiteState.code(), "55000");
+        assert_eq!(SqlState::InsufficientPrivilege.code(), "42501");
+        assert_eq!(SqlState::UndefinedObject.code(), "42704");
+    }
+
+    #[test]
+    fn topic_refusals_say_what_is_granted_and_how_to_grant_more() {
+        let refused = MqError::TopicNotGranted {
+            verb: "publish to",
+            capability: "producer",
+            role: "o'brien".to_owned(),
+            topic: "payments".to_owned(),
+            granted: vec!["emails".to_owned(), "orders".to_owned()],
+        };
+        assert_eq!(refused.sqlstate(), SqlState::InsufficientPrivilege);
+        assert_eq!(
+            refused.to_string(),
+            "permission denied for topic \"payments\": role \"o'brien\" may publish to topics \"emails\", \"orders\" only"
+        );
+        assert_eq!(
+            refused.hint().unwrap(),
+            "A superuser can grant it with: SELECT mq_grant('producer', 'o''brien', 'payments');"
+        );
+        let none = MqError::TopicNotGranted {
+            verb: "consume from",
+            capability: "consumer",
+            role: "app".to_owned(),
+            topic: "x".to_owned(),
+            granted: vec![],
+        };
+        assert!(none.to_string().ends_with("may consume from no topic"));
+        assert_eq!(
+            MqError::UnknownRole {
+                argument: "role",
+                role: "ghost".to_owned()
+            }
+            .sqlstate(),
+            SqlState::UndefinedObject
+        );
     }
 
     #[test]

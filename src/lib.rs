@@ -1,13 +1,14 @@
 //! pg_mq: a durable message queue inside PostgreSQL.
 //!
-//! Pure logic (no PostgreSQL types): `backoff`, `dashboard`, `error`, `ids`, `metrics`, `prometheus`,
-//! `schedule`, `validation`.
-//! pgrx glue: `settings`, `jsonb`, `raise`, `clock`, `statements`, `failure`, `recovery` and
-//! one module per SQL function family.
+//! Pure logic (no PostgreSQL types): `backoff`, `capabilities`, `dashboard`, `error`, `ids`,
+//! `metrics`, `prometheus`, `schedule`, `validation`.
+//! pgrx glue: `settings`, `jsonb`, `arrays`, `raise`, `clock`, `statements`, `failure`,
+//! `recovery`, `privileges`, `wakeup` and one module per SQL function family.
 
 use pgrx::prelude::*;
 
 mod backoff;
+mod capabilities;
 mod dashboard;
 mod error;
 mod ids;
@@ -20,6 +21,7 @@ mod arrays;
 mod clock;
 mod failure;
 mod jsonb;
+mod privileges;
 mod raise;
 mod recovery;
 mod settings;
@@ -49,6 +51,8 @@ extension_sql_file!(
     requires = ["schema"]
 );
 extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["metrics"]);
+// Last: it takes EXECUTE on every function of the extension away from PUBLIC.
+extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

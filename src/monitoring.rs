@@ -101,7 +101,8 @@ fn micros(interval: Interval) -> i64 {
 
 /// One row per topic: the queue's gauges, the counters (which never go down), and rates per
 /// second over `window`, measured from the metrics samples.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
 fn mq_metrics(
     window: default!(Option<Interval>, "'5 minutes'"),
@@ -143,7 +144,8 @@ fn mq_metrics(
 }
 
 /// The current metrics in the Prometheus text exposition format.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_metrics_prometheus() -> String {
     let topics = Spi::connect_mut(|client| current(client, clock::now(), None));
     prometheus::render(&topics)
@@ -151,7 +153,8 @@ fn mq_metrics_prometheus() -> String {
 
 /// A JSON document for a dashboard: current values and rates over `window`, and time series
 /// with one point per `step` built from the metrics samples.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_dashboard(
     window: default!(Option<Interval>, "'5 minutes'"),
     step: default!(Option<Interval>, "'1 minute'"),
@@ -206,7 +209,8 @@ pub fn take_sample(client: &mut SpiClient<'_>) -> i64 {
 
 /// Records a metrics sample now (what the background worker does every
 /// `pg_mq.metrics_sample_interval`); returns the number of topics sampled.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_metrics_sample() -> i64 {
     Spi::connect_mut(take_sample)
 }

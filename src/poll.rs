@@ -4,10 +4,11 @@ use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
+use crate::capabilities::Capability;
 use crate::jsonb::RawJsonb;
 use crate::raise::OrRaise;
 use crate::statements::Statement;
-use crate::{clock, recovery, settings, validation, wakeup};
+use crate::{clock, privileges, recovery, settings, validation, wakeup};
 use std::time::{Duration, Instant};
 
 type PolledRow = (
@@ -31,7 +32,8 @@ const LONGEST_NAP: Duration = Duration::from_millis(500);
 /// due, then lowest id), marks them PROCESSING for `lock_timeout` and returns them, each with
 /// a fresh lease. Pollers never block each other and never receive a message whose lock is live.
 /// With `wait` > 0 and nothing due, it waits up to `wait` for a message to be committed.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
 fn mq_poll(
     topic: Option<&str>,
@@ -60,9 +62,15 @@ fn mq_poll(
     let consumer_id = validation::consumer_id(consumer_id).or_raise();
     let wait = validation::wait(wait.map(clock::parts)).or_raise();
     let wait = Duration::from_micros(u64::try_from(wait.comparable_micros()).unwrap_or(u64::MAX));
-
     let lock_timeout =
         lock_timeout.unwrap_or_else(|| clock::millis_interval(settings::lock_timeout_ms()));
+    validation::fits_after_now(
+        "lock_timeout",
+        clock::now().into(),
+        clock::parts(lock_timeout),
+    )
+    .or_raise();
+    privileges::check_topic(Capability::Consumer, topic);
     let consumer_id = consumer_id.map_or_else(default_consumer_id, str::to_owned);
 
     // None: a wait too long to represent, which is as good as forever.

@@ -5,15 +5,17 @@ use pgrx::prelude::*;
 use pgrx::Uuid;
 
 use crate::arrays::JsonbArray;
+use crate::capabilities::Capability;
 use crate::jsonb::RawJsonb;
 use crate::raise::OrRaise;
 use crate::statements::Statement;
-use crate::{clock, ids, settings, validation, wakeup};
+use crate::{clock, ids, privileges, settings, validation, wakeup};
 
 /// Publishes `payload` to `topic` and returns the new message's id. The message becomes
 /// deliverable at `execute_at`, or after `delay`, or at once. Inside a transaction it is
 /// visible to pollers only after COMMIT.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn mq_publish(
     topic: Option<&str>,
@@ -33,8 +35,12 @@ fn mq_publish(
         validation::max_retries(max_retries, settings::DEFAULT_MAX_RETRIES.get()).or_raise();
     validation::headers(headers.map(RawJsonb::root)).or_raise();
     validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
-
     let now = clock::now();
+    if let Some(delay) = delay {
+        validation::fits_after_now("delay", now.into(), clock::parts(delay)).or_raise();
+    }
+    privileges::check_topic(Capability::Producer, topic);
+
     let trace_id = trace_id.unwrap_or_else(|| fresh_trace_id(now));
     let id = Spi::connect_mut(|client| {
         Statement::Publish.run_scalar::<i64>(
@@ -65,7 +71,8 @@ fn fresh_trace_id(now: TimestampWithTimeZone) -> Uuid {
 /// Publishes one message per element of `payloads` to `topic`, all with the same priority,
 /// schedule, retries and headers (each with a trace id of its own), in one statement; returns
 /// the new ids in array order. An empty array publishes nothing.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_publish_batch(
     topic: Option<&str>,
     payloads: Option<JsonbArray>,
@@ -87,6 +94,7 @@ fn mq_publish_batch(
         validation::max_retries(max_retries, settings::DEFAULT_MAX_RETRIES.get()).or_raise();
     validation::headers(headers.map(RawJsonb::root)).or_raise();
     validation::schedule(execute_at.map(|t| t.is_finite()), None).or_raise();
+    privileges::check_topic(Capability::Producer, topic);
     if elements.is_empty() {
         return SetOfIterator::new(Vec::new());
     }

@@ -8,7 +8,8 @@ use crate::{clock, validation};
 
 /// Deletes every PENDING message of `topic` (due or not), writing a PURGED trace row for each,
 /// and returns how many. Messages being processed are left alone.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_purge(topic: Option<&str>) -> i64 {
     let topic = validation::topic(topic).or_raise();
     Spi::connect_mut(|client| {

@@ -56,7 +56,8 @@ pub fn recover_batch(
 /// Recovers every message whose lock has expired, in every topic, and returns how many were
 /// recovered (or dead-lettered, when their retries were used up). This is what the background
 /// worker does every `pg_mq.recovery_interval`.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_recover() -> i64 {
     Spi::connect_mut(|client| {
         let mut total = 0;

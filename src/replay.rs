@@ -27,7 +27,8 @@ fn replay(client: &mut SpiClient<'_>, ids: DatumWithOid<'_>) -> Vec<(i64, i64)> 
 /// Replays one dead letter as a new PENDING message (same topic, payload, headers, priority,
 /// max_retries and trace_id; retry_count 0; deliverable now) and returns the new message's id.
 /// An unknown id raises P0002, an already replayed one 55000.
-#[pg_extern(name = "mq_replay")]
+#[pg_extern(name = "mq_replay", security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_replay_one(dead_letter_id: Option<i64>) -> i64 {
     let id = validation::required("dead_letter_id", dead_letter_id).or_raise();
     Spi::connect_mut(|client| {
@@ -46,7 +47,8 @@ fn mq_replay_one(dead_letter_id: Option<i64>) -> i64 {
 /// Replays every listed dead letter that is not yet replayed and returns the new message ids,
 /// in dead letter id order. NULL elements, duplicates, unknown and already replayed ids are
 /// skipped.
-#[pg_extern(name = "mq_replay")]
+#[pg_extern(name = "mq_replay", security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_replay_many(dead_letter_ids: Option<IdArray>) -> SetOfIterator<'static, i64> {
     let ids = validation::required("dead_letter_ids", dead_letter_ids).or_raise();
     if ids.is_empty() {

@@ -86,7 +86,8 @@ fn delete_all(client: &mut SpiClient<'_>, kind: Kind, cutoff: TimestampWithTimeZ
 
 /// Deletes messages in `status` ('COMPLETED' or 'FAILED') whose last change is older than
 /// `older_than`; returns how many. Counters are not affected.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_cleanup(
     status: default!(Option<&str>, "'COMPLETED'"),
     older_than: default!(Option<Interval>, "'7 days'"),
@@ -110,7 +111,8 @@ fn mq_cleanup(
 
 /// Runs one full retention pass with the `pg_mq.*_retention` settings (what the background
 /// worker does every `pg_mq.retention_interval`); returns the rows deleted per kind.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_retention() -> TableIterator<'static, (name!(kind, String), name!(deleted, i64))> {
     let now = clock::now();
     let rows: Vec<(String, i64)> = Spi::connect_mut(|client| {

@@ -85,7 +85,8 @@ pub fn register() {
         c"Write a row to mq.traces for every state change of a message.",
         c"",
         &TRACE,
-        GucContext::Userset,
+        // The trace is the operators' record: a producer or consumer must not switch it off.
+        GucContext::Suset,
         GucFlags::empty(),
     );
     GucRegistry::define_int_guc(
@@ -95,7 +96,8 @@ pub fn register() {
         &MAX_PAYLOAD_SIZE,
         0,
         i32::MAX,
-        GucContext::Userset,
+        // A limit the operator sets; callers must not raise it for themselves.
+        GucContext::Suset,
         GucFlags::UNIT_BYTE,
     );
     register_worker_settings();

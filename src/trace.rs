@@ -12,7 +12,8 @@ use crate::validation;
 type TraceRow = (String, i64, String, RawJsonb, TimestampWithTimeZone);
 
 /// Every trace row of `trace_id`, in the order the events happened.
-#[pg_extern]
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn mq_trace(
     trace_id: Option<Uuid>,
 ) -> TableIterator<

@@ -185,6 +185,33 @@ pub fn schedule(
     }
 }
 
+/// Microseconds from PostgreSQL's epoch (2000-01-01) to the first timestamp it represents
+/// (4714-11-24 BC) and to the end of its range (294277-01-01, exclusive).
+pub const TIMESTAMP_FIRST_MICROS: i64 = -211_813_488_000_000_000;
+pub const TIMESTAMP_END_MICROS: i64 = 9_223_371_331_200_000_000;
+
+/// An interval that is added to the current time (`delay`, `lock_timeout`) must land inside
+/// the timestamptz range. Checked with every month counted as 31 days and a day to spare (a
+/// long-poll claims later than it checks), so an interval that fits only barely is refused
+/// rather than left to overflow inside a statement.
+pub fn fits_after_now(
+    argument: &'static str,
+    now_micros: i64,
+    interval: IntervalParts,
+) -> Result<(), MqError> {
+    const DAY: i128 = 86_400_000_000;
+    let longest = i128::from(interval.months).max(0) * 31 * DAY
+        + i128::from(interval.days).max(0) * DAY
+        + i128::from(interval.micros).max(0);
+    if i128::from(now_micros) + longest + DAY >= i128::from(TIMESTAMP_END_MICROS) {
+        return Err(MqError::invalid(
+            argument,
+            "is too long: now plus it is past the end of the timestamp range (year 294276)",
+        ));
+    }
+    Ok(())
+}
+
 /// `lock_timeout` of `mq_poll`: NULL takes the configured default; otherwise longer than zero.
 pub fn lock_timeout(lock_timeout: Option<IntervalParts>) -> Result<Option<IntervalParts>, MqError> {
     match lock_timeout {
@@ -316,6 +343,47 @@ mod tests {
         let big = batch_payloads([Some(1), Some(1), Some(3)], 2).unwrap_err();
         assert_eq!(big.sqlstate(), SqlState::ProgramLimitExceeded);
         assert!(big.to_string().contains("element 3"));
+    }
+
+    #[test]
+    fn intervals_after_now_must_stay_in_range() {
+        let now = 849_000_000_000_000; // 2026-11-24
+        let years = |n: i32| IntervalParts {
+            months: 12 * n,
+            days: 0,
+            micros: 0,
+        };
+        assert!(fits_after_now("delay", now, years(100_000)).is_ok());
+        let err = fits_after_now("delay", now, years(292_000)).unwrap_err();
+        assert_eq!(err.sqlstate(), SqlState::InvalidParameterValue);
+        assert!(err
+            .to_string()
+            .starts_with("argument \"delay\" is too long"));
+        let days = IntervalParts {
+            months: 0,
+            days: 1_000_000,
+            micros: 0,
+        };
+        assert!(fits_after_now("lock_timeout", now, days).is_ok());
+        let days = IntervalParts {
+            months: 0,
+            days: i32::MAX,
+            micros: 0,
+        };
+        assert!(fits_after_now("lock_timeout", now, days).is_err());
+        let micros = IntervalParts {
+            months: 0,
+            days: 0,
+            micros: i64::MAX,
+        };
+        assert!(fits_after_now("lock_timeout", now, micros).is_err());
+        // Negative parts only shorten it.
+        let mixed = IntervalParts {
+            months: i32::MAX,
+            days: i32::MIN,
+            micros: i64::MIN,
+        };
+        assert!(fits_after_now("delay", now, mixed).is_err());
     }
 
     #[test]

@@ -31,6 +31,13 @@ const WORKER_STATEMENT_TIMEOUT: &str = "5min";
 
 pub const BACKEND_TYPE: &str = "pg_mq worker";
 
+/// While the extension is missing or at another version, how often the worker looks again
+/// (or every recovery interval, if that is shorter).
+const LOOK_AGAIN: Duration = Duration::from_secs(5);
+
+/// The extension version this library implements.
+const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Registers the worker with the postmaster (only possible while preloading).
 pub fn register() {
     BackgroundWorkerBuilder::new(BACKEND_TYPE)
@@ -145,11 +152,34 @@ fn run_job(job: Job) -> bool {
     }
 }
 
-fn extension_installed() -> bool {
-    in_transaction("checking for the extension", || {
-        Spi::connect_mut(|client| Statement::ExtensionInstalled.run_scalar::<bool>(client, &[]))
-    })
-    .unwrap_or(false)
+/// What the worker found in its database: whether it can work there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    /// No extension pg_mq: wait for CREATE EXTENSION.
+    Nothing,
+    /// pg_mq at another version than this library's: wait for ALTER EXTENSION pg_mq UPDATE
+    /// (the tables may not yet have what this library's statements need).
+    OtherVersion(String),
+    /// pg_mq at this library's version: work.
+    Ready,
+}
+
+fn look_for_extension() -> Found {
+    let version = in_transaction("checking for the extension", || {
+        Spi::connect_mut(|client| {
+            Statement::ExtensionVersion
+                .run(client, &[])
+                .iter()
+                .next()
+                .map(|row| row.value::<String>(0))
+        })
+    });
+    match version {
+        // The check itself failed (logged); try again next tick.
+        None | Some(None) => Found::Nothing,
+        Some(Some(v)) if v == LIBRARY_VERSION => Found::Ready,
+        Some(Some(v)) => Found::OtherVersion(v),
+    }
 }
 
 /// The worker's entry point, called by the postmaster in a new process.
@@ -169,7 +199,7 @@ pub extern "C-unwind" fn pg_mq_worker_main(_arg: pg_sys::Datum) {
     pgrx::log!("pg_mq worker started in database \"{database}\"");
 
     let mut schedule = Schedule::default();
-    let mut installed: Option<bool> = None;
+    let mut installed: Option<Found> = None;
     let mut wait = Duration::ZERO;
     while BackgroundWorker::wait_latch(Some(wait)) {
         if BackgroundWorker::sighup_received() {
@@ -184,29 +214,38 @@ pub extern "C-unwind" fn pg_mq_worker_main(_arg: pg_sys::Datum) {
             }
         }
         let intervals = intervals();
-        let present = extension_installed();
-        if installed != Some(present) {
-            if present {
-                pgrx::log!(
+        let found = look_for_extension();
+        if installed.as_ref() != Some(&found) {
+            match &found {
+                Found::Ready => pgrx::log!(
                     "pg_mq worker: extension pg_mq found in database \"{database}\"; working"
-                );
-            } else {
-                pgrx::log!(
+                ),
+                Found::Nothing => pgrx::log!(
                     "pg_mq worker: extension pg_mq is not installed in database \"{database}\"; waiting for CREATE EXTENSION pg_mq"
-                );
+                ),
+                Found::OtherVersion(v) => pgrx::log!(
+                    "pg_mq worker: extension pg_mq in database \"{database}\" is version {v}, this library is {LIBRARY_VERSION}; waiting for ALTER EXTENSION pg_mq UPDATE"
+                ),
             }
-            installed = Some(present);
+            installed = Some(found.clone());
         }
-        if present {
-            for job in schedule.due(Instant::now(), &intervals) {
-                let more = run_job(job);
-                schedule.ran(job, Instant::now(), more);
+        match found {
+            Found::Ready => {
+                for job in schedule.due(Instant::now(), &intervals) {
+                    let more = run_job(job);
+                    schedule.ran(job, Instant::now(), more);
+                }
+                report_activity(&describe(&intervals));
+                wait = schedule.wait(Instant::now(), &intervals);
             }
-            report_activity(&describe(&intervals));
-            wait = schedule.wait(Instant::now(), &intervals);
-        } else {
-            report_activity("pg_mq worker: waiting for CREATE EXTENSION pg_mq");
-            wait = intervals.recovery;
+            Found::Nothing => {
+                report_activity("pg_mq worker: waiting for CREATE EXTENSION pg_mq");
+                wait = intervals.recovery.min(LOOK_AGAIN);
+            }
+            Found::OtherVersion(_) => {
+                report_activity("pg_mq worker: waiting for ALTER EXTENSION pg_mq UPDATE");
+                wait = intervals.recovery.min(LOOK_AGAIN);
+            }
         }
     }
     pgrx::log!("pg_mq worker stopping");

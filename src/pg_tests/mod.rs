@@ -7,6 +7,7 @@ mod fail;
 mod metrics;
 mod operations;
 mod poll;
+mod privileges;
 mod publish;
 mod replay;
 mod settings;

@@ -3,10 +3,12 @@
 //! Each statement is prepared once per backend as a generic plan (see `spi`) and reused; the
 //! plan cache replans it by itself when the tables change. Each lifecycle statement is one
 //! round trip: the state change, its dead letter, its counters and its trace rows are written
-//! by data-modifying CTEs in the same statement. Trace rows are gated by a boolean parameter
-//! (`pg_mq.trace`), so turning tracing off needs no second plan. Functions are qualified with
-//! pg_catalog so that a caller's search_path cannot redirect them.
+//! by data-modifying CTEs in the same statement. With `pg_mq.trace = off` a second plan of each
+//! statement is used, prepared without its trace parts. Tables are qualified with their schema
+//! and the SQL functions calling these statements pin search_path to pg_catalog, so a caller's
+//! search_path cannot redirect a name.
 
+mod access;
 mod lifecycle;
 mod operations;
 mod spi;
@@ -47,10 +49,18 @@ pub enum Statement {
     CleanupDeadLetters,
     CleanupTraces,
     Purge,
-    ExtensionInstalled,
+    Grants,
+    MessageTopics,
+    RecordGrant,
+    RemoveGrants,
+    HeldCapabilities,
+    ExtensionFunctionStatements,
+    ExtensionSchemaUsage,
+    QuoteIdent,
+    ExtensionVersion,
 }
 
-const STATEMENT_COUNT: usize = Statement::ExtensionInstalled as usize + 1;
+const STATEMENT_COUNT: usize = Statement::ExtensionVersion as usize + 1;
 
 #[cfg(test)]
 const ALL: [Statement; STATEMENT_COUNT] = {
@@ -78,7 +88,15 @@ const ALL: [Statement; STATEMENT_COUNT] = {
         CleanupDeadLetters,
         CleanupTraces,
         Purge,
-        ExtensionInstalled,
+        Grants,
+        MessageTopics,
+        RecordGrant,
+        RemoveGrants,
+        HeldCapabilities,
+        ExtensionFunctionStatements,
+        ExtensionSchemaUsage,
+        QuoteIdent,
+        ExtensionVersion,
     ]
 };
 
@@ -120,16 +138,24 @@ impl Statement {
             CleanupDeadLetters => operations::CLEANUP_DEAD_LETTERS,
             CleanupTraces => operations::CLEANUP_TRACES,
             Purge => operations::PURGE,
-            ExtensionInstalled => operations::EXTENSION_INSTALLED,
+            Grants => access::GRANTS,
+            MessageTopics => access::MESSAGE_TOPICS,
+            RecordGrant => access::RECORD_GRANT,
+            RemoveGrants => access::REMOVE_GRANTS,
+            HeldCapabilities => access::HELD_CAPABILITIES,
+            ExtensionFunctionStatements => access::EXTENSION_FUNCTION_STATEMENTS,
+            ExtensionSchemaUsage => access::EXTENSION_SCHEMA_USAGE,
+            QuoteIdent => access::QUOTE_IDENT,
+            ExtensionVersion => operations::EXTENSION_VERSION,
         }
     }
 
     fn arg_types(self) -> &'static [pg_sys::Oid] {
         use pg_sys::{
             INT4OID as INT4, INT8ARRAYOID as INT8_ARRAY, INT8OID as INT8, INTERVALOID as INTERVAL,
-            JSONBARRAYOID as JSONB_ARRAY, JSONBOID as JSONB, TEXTOID as TEXT,
-            TIMESTAMPTZARRAYOID as TIMESTAMPTZ_ARRAY, TIMESTAMPTZOID as TIMESTAMPTZ,
-            UUIDARRAYOID as UUID_ARRAY, UUIDOID as UUID,
+            JSONBARRAYOID as JSONB_ARRAY, JSONBOID as JSONB, OIDOID as OID,
+            TEXTARRAYOID as TEXT_ARRAY, TEXTOID as TEXT, TIMESTAMPTZARRAYOID as TIMESTAMPTZ_ARRAY,
+            TIMESTAMPTZOID as TIMESTAMPTZ, UUIDARRAYOID as UUID_ARRAY, UUIDOID as UUID,
         };
         use Statement::*;
         match self {
@@ -174,7 +200,15 @@ impl Statement {
             CleanupDeadLetters => &[TIMESTAMPTZ, INT4],
             CleanupTraces => &[TIMESTAMPTZ, INT4],
             Purge => &[TEXT, TIMESTAMPTZ],
-            ExtensionInstalled => &[],
+            Grants => &[],
+            MessageTopics => &[INT8_ARRAY],
+            RecordGrant => &[OID, TEXT, TEXT],
+            RemoveGrants => &[OID, TEXT, TEXT],
+            HeldCapabilities => &[OID],
+            ExtensionFunctionStatements => &[TEXT, TEXT_ARRAY, TEXT],
+            ExtensionSchemaUsage => &[TEXT],
+            QuoteIdent => &[TEXT],
+            ExtensionVersion => &[],
         }
     }
 

@@ -109,11 +109,16 @@ WITH deleted AS (
 SELECT count(*) FROM deleted";
 
 /// $1 topic, $2 now. Deletes the topic's PENDING messages, writing a PURGED trace
-/// row for each; returns how many.
+/// row for each; returns how many. Rows another session is changing at that moment (a
+/// message being failed back to PENDING, say) are skipped, not waited for: purge never waits,
+/// so it cannot deadlock with consumers that lock several messages.
 pub const PURGE: &str = "
-WITH purged AS (
-    DELETE FROM mq.messages WHERE topic = $1 AND status = 'PENDING'
-    RETURNING id, topic, trace_id, retry_count
+WITH doomed AS (
+    SELECT id FROM mq.messages WHERE topic = $1 AND status = 'PENDING'
+    FOR UPDATE SKIP LOCKED
+), purged AS (
+    DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id
+    RETURNING m.id, m.topic, m.trace_id, m.retry_count
 )
 --trace{
 , traced AS (
@@ -125,6 +130,7 @@ WITH purged AS (
 --}trace
 SELECT count(*) FROM purged";
 
-/// Is the extension installed in this database? (The background worker asks every tick.)
-pub const EXTENSION_INSTALLED: &str = "
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_mq')";
+/// The installed version of the extension in this database: no row when it is not installed.
+/// (The background worker asks every tick.)
+pub const EXTENSION_VERSION: &str = "
+SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_mq'";

@@ -123,26 +123,26 @@ impl Cluster {
 
     /// A new session as the superuser.
     pub fn connect(&self) -> Client {
-        self.connect_as(SUPERUSER)
+        self.connector().connect()
     }
 
     /// A new session as `role`.
     pub fn connect_as(&self, role: &str) -> Client {
-        self.config(role)
-            .connect(NoTls)
-            .unwrap_or_else(|e| panic!("connect to {} as {role}: {e}", self.dir.display()))
+        self.connector().connect_as(role)
     }
 
     /// Connection settings for `role`, for callers that need to adjust them.
     pub fn config(&self, role: &str) -> postgres::Config {
-        let mut config = postgres::Config::new();
-        config
-            .host_path(&self.dir)
-            .port(self.port)
-            .user(role)
-            .dbname("postgres")
-            .connect_timeout(Duration::from_secs(10));
-        config
+        self.connector().config(role)
+    }
+
+    /// A handle that opens sessions to this cluster, for threads (it does not own the
+    /// cluster).
+    pub fn connector(&self) -> Connector {
+        Connector {
+            dir: self.dir.clone(),
+            port: self.port,
+        }
     }
 
     fn pg_ctl_start(&self) {
@@ -218,6 +218,56 @@ impl Cluster {
         fs::write(path, text).expect("write config");
         if self.as_postgres {
             run_ok(Command::new("chown").arg("postgres:postgres").arg(path));
+        }
+    }
+}
+
+/// Opens sessions to a [`Cluster`]; cheap to clone and send to threads.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Connector {
+    /// A new session as the superuser.
+    pub fn connect(&self) -> Client {
+        self.connect_as(SUPERUSER)
+    }
+
+    /// A new session as `role`.
+    pub fn connect_as(&self, role: &str) -> Client {
+        self.config(role)
+            .connect(NoTls)
+            .unwrap_or_else(|e| panic!("connect to {} as {role}: {e}", self.dir.display()))
+    }
+
+    /// Connection settings for `role`.
+    pub fn config(&self, role: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        config
+            .host_path(&self.dir)
+            .port(self.port)
+            .user(role)
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(10));
+        config
+    }
+
+    /// A new superuser session named `application_name`, retrying for up to a minute while
+    /// the server is (re)starting.
+    pub fn connect_retrying(&self, application_name: &str) -> Client {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut config = self.config(SUPERUSER);
+            config.application_name(application_name);
+            match config.connect(NoTls) {
+                Ok(client) => return client,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => panic!("could not connect to {}: {e}", self.dir.display()),
+            }
         }
     }
 }
@@ -336,4 +386,69 @@ pub fn worker_activity(client: &mut Client) -> Option<String> {
         )
         .expect("query pg_stat_activity")
         .map(|row| row.get(0))
+}
+
+/// The SQLSTATE of a failed statement ("" when the error did not come from the server, e.g.
+/// a lost connection).
+pub fn sqlstate(error: &postgres::Error) -> &str {
+    error.code().map_or("", |code| code.code())
+}
+
+/// A small, seedable pseudo-random generator (SplitMix64) for fault schedules: the seed is
+/// printed so that a failing run can be repeated.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `PG_MQ_TEST_SEED` if set, else from the clock; prints the seed.
+    pub fn from_env(what: &str) -> Rng {
+        let seed = std::env::var("PG_MQ_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        println!("  {what}: seed {seed} (PG_MQ_TEST_SEED={seed} repeats it)");
+        Rng(seed)
+    }
+
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `low..high`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next_u64() % (high - low).max(1)
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+/// The version of pg_mq this checkout builds (from the root Cargo.toml).
+pub fn pg_mq_version() -> &'static str {
+    include_str!("../../../Cargo.toml")
+        .lines()
+        .find_map(|line| line.strip_prefix("version = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("version in the root Cargo.toml")
+}
+
+/// The server's message for a failed statement (the error's own Display says only "db error").
+pub fn error_message(error: &postgres::Error) -> String {
+    error
+        .as_db_error()
+        .map_or_else(|| error.to_string(), |db| db.message().to_owned())
 }

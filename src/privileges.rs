@@ -1,0 +1,325 @@
+//! Least privilege: `mq_grant` / `mq_revoke`, and the topic check of producer and consumer
+//! calls.
+//!
+//! After CREATE EXTENSION no pg_mq function is executable by PUBLIC (sql/privileges.sql). The
+//! queue functions run as their owner (SECURITY DEFINER, search_path pinned to pg_catalog), so
+//! a role needs nothing but EXECUTE on the functions of its capability, which `mq_grant` gives
+//! it and records in `mq.grants`. Grants limited to topics are enforced here, from a copy of
+//! `mq.grants` each backend keeps until a trigger on the table invalidates it.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::capabilities::{self, Capability, GrantRow, TopicAccess};
+use crate::error::MqError;
+use crate::raise::{raise, OrRaise};
+use crate::statements::Statement;
+
+struct Grants {
+    /// OID of `mq.grants` when the rows were read: an invalidation of it empties the cache.
+    relid: pg_sys::Oid,
+    rows: Vec<GrantRow>,
+}
+
+thread_local! {
+    static GRANTS: RefCell<Option<Grants>> = const { RefCell::new(None) };
+    static CALLBACK_REGISTERED: RefCell<bool> = const { RefCell::new(false) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_grants(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    GRANTS.with(|grants| {
+        let mut grants = grants.borrow_mut();
+        if grants
+            .as_ref()
+            .is_some_and(|g| relid == pg_sys::InvalidOid || relid == g.relid)
+        {
+            *grants = None;
+        }
+    });
+}
+
+/// OID of `mq.grants`, if it exists (it does not in a database still at pg_mq 0.1.0).
+fn grants_relid() -> Option<pg_sys::Oid> {
+    // SAFETY: catalog lookups by name, missing_ok; no allocation survives the call.
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"mq".as_ptr(), true);
+        if namespace == pg_sys::InvalidOid {
+            return None;
+        }
+        let relid = pg_sys::get_relname_relid(c"grants".as_ptr(), namespace);
+        (relid != pg_sys::InvalidOid).then_some(relid)
+    }
+}
+
+/// Calls `f` with the rows of `mq.grants`, read once per backend and kept until the table
+/// changes.
+fn with_grants<R>(f: impl FnOnce(&[GrantRow]) -> R) -> R {
+    let cached = GRANTS.with(|grants| grants.borrow().is_some());
+    if !cached {
+        let Some(relid) = grants_relid() else {
+            return f(&[]);
+        };
+        CALLBACK_REGISTERED.with(|registered| {
+            if !*registered.borrow() {
+                // SAFETY: registers a callback for the rest of this backend's life.
+                unsafe {
+                    pg_sys::CacheRegisterRelcacheCallback(
+                        Some(forget_grants),
+                        pg_sys::Datum::from(0),
+                    )
+                };
+                *registered.borrow_mut() = true;
+            }
+        });
+        let rows = Spi::connect_mut(|client| {
+            Statement::Grants
+                .run(client, &[])
+                .iter()
+                .filter_map(|row| {
+                    let capability = Capability::parse(Some(&row.value::<String>(1))).ok()?;
+                    Some(GrantRow {
+                        role: row.value::<pg_sys::Oid>(0).to_u32(),
+                        capability,
+                        topic: row.get::<String>(2),
+                    })
+                })
+                .collect()
+        });
+        GRANTS.with(|grants| *grants.borrow_mut() = Some(Grants { relid, rows }));
+    }
+    GRANTS.with(|grants| f(grants.borrow().as_ref().map_or(&[][..], |g| &g.rows[..])))
+}
+
+/// The role a pg_mq call is made for: the session's current role (after SET ROLE). Inside a
+/// SECURITY DEFINER function `current_user` is the function's owner; the outer user is who
+/// called it from the session.
+fn calling_role() -> pg_sys::Oid {
+    // SAFETY: reads a backend global.
+    unsafe { pg_sys::GetOuterUserId() }
+}
+
+fn role_name(role: pg_sys::Oid) -> String {
+    // SAFETY: noerr lookup; the name is copied before the next catalog access.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        if name.is_null() {
+            format!("{}", role.to_u32())
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// The topics the calling role may use `capability` on.
+fn access(capability: Capability) -> TopicAccess {
+    let caller = calling_role();
+    // SAFETY: a catalog lookup, cached by PostgreSQL.
+    if unsafe { pg_sys::superuser_arg(caller) } {
+        return TopicAccess::Any;
+    }
+    with_grants(|rows| {
+        // SAFETY: catalog lookups for role membership, cached by PostgreSQL.
+        capabilities::topic_access(rows, capability, |role| unsafe {
+            pg_sys::has_privs_of_role(caller, role.into())
+        })
+    })
+}
+
+fn refuse(capability: Capability, topic: &str, access: TopicAccess) -> ! {
+    let granted = match access {
+        TopicAccess::Any => Vec::new(),
+        TopicAccess::Only(topics) => topics,
+    };
+    raise(MqError::TopicNotGranted {
+        verb: capability.verb(),
+        capability: capability.name(),
+        role: role_name(calling_role()),
+        topic: topic.to_owned(),
+        granted,
+    })
+}
+
+/// Raises 42501 unless the calling role may use `capability` on `topic`.
+pub fn check_topic(capability: Capability, topic: &str) {
+    let access = access(capability);
+    if !access.allows(topic) {
+        refuse(capability, topic, access);
+    }
+}
+
+/// Raises 42501 unless the calling role may use `capability` on the topics of the messages
+/// `ids` (an int8[]). Looks the topics up only for roles limited to some topics.
+pub fn check_message_topics(capability: Capability, ids: DatumWithOid<'_>) {
+    let access = access(capability);
+    if access == TopicAccess::Any {
+        return;
+    }
+    let topics: Vec<String> = Spi::connect_mut(|client| {
+        Statement::MessageTopics
+            .run(client, &[ids])
+            .iter()
+            .map(|row| row.value::<String>(0))
+            .collect()
+    });
+    if let Some(topic) = topics.iter().find(|t| !access.allows(t)) {
+        refuse(capability, topic, access);
+    }
+}
+
+/// The trigger on `mq.grants`: any change to the table makes every backend read it again.
+#[pg_trigger(sql = false)]
+fn mq_grants_changed<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    // SAFETY: queues a relcache invalidation, delivered to all backends at commit.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(trigger.relid()?) };
+    Ok(None)
+}
+
+/// Runs each statement (GRANT / REVOKE text built by PostgreSQL's format()).
+fn run_all(client: &mut pgrx::spi::SpiClient<'_>, statements: Vec<String>) {
+    for statement in statements {
+        client
+            .update(statement.as_str(), None, &[])
+            .unwrap_or_else(|e| panic!("pg_mq: {statement}: {e}"));
+    }
+}
+
+/// The GRANT or REVOKE (`verb`, with `direction` TO or FROM) statements for `functions`.
+fn function_statements(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    verb: &str,
+    direction: &str,
+    functions: &[&str],
+    role: &str,
+) -> Vec<String> {
+    let template = format!("{verb} EXECUTE ON FUNCTION %s {direction} %I");
+    let functions: Vec<String> = functions.iter().map(|f| (*f).to_owned()).collect();
+    Statement::ExtensionFunctionStatements
+        .run(client, &[template.into(), functions.into(), role.into()])
+        .iter()
+        .map(|row| row.value::<String>(0))
+        .collect()
+}
+
+/// Checks the caller and the arguments shared by `mq_grant` and `mq_revoke`.
+fn arguments<'a>(
+    function: &'static str,
+    capability: Option<&str>,
+    role: Option<&'a CStr>,
+    topic: Option<&'a str>,
+) -> (Capability, String, pg_sys::Oid, Option<&'a str>) {
+    // SAFETY: reads the current user's superuser flag (cached).
+    if !unsafe { pg_sys::superuser() } {
+        raise(MqError::SuperuserRequired { function });
+    }
+    let capability = Capability::parse(capability).or_raise();
+    let role = role
+        .ok_or(MqError::NullArgument { argument: "role" })
+        .or_raise();
+    let role_name = role.to_string_lossy().into_owned();
+    let name = CString::new(role_name.clone()).unwrap_or_default();
+    // SAFETY: catalog lookup by name, missing_ok.
+    let role_oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
+    if role_oid == pg_sys::InvalidOid {
+        raise(MqError::UnknownRole {
+            argument: "role",
+            role: role_name,
+        });
+    }
+    capabilities::check_grant_topic(capability, topic).or_raise();
+    (capability, role_name, role_oid, topic)
+}
+
+/// Gives `role` a capability: EXECUTE on its functions (for admin also USAGE on schema mq and
+/// SELECT on its tables), for every topic or, for producer and consumer, for `topic` only.
+/// Records the grant in `mq.grants`. Superusers only. Declared in sql/privileges.sql (its
+/// `role` argument is of type name).
+#[pg_extern(sql = false)]
+fn mq_grant(capability: Option<&str>, role: Option<&CStr>, topic: Option<&str>) {
+    let (capability, role, role_oid, topic) = arguments("mq_grant", capability, role, topic);
+    Spi::connect_mut(|client| {
+        let added = Statement::RecordGrant.run(
+            client,
+            &[role_oid.into(), capability.name().into(), topic.into()],
+        );
+        if added.is_empty() {
+            pgrx::notice!(
+                "role {role:?} already holds capability {}{}",
+                capability.name(),
+                topic.map_or_else(String::new, |t| format!(" for topic {t:?}"))
+            );
+        }
+        let mut statements =
+            function_statements(client, "GRANT", "TO", capability.functions(), &role);
+        if capability.reads_tables() {
+            statements.extend(schema_statements(client, "GRANT", "TO", &role));
+        }
+        statements.extend(
+            Statement::ExtensionSchemaUsage
+                .run(client, &[role.as_str().into()])
+                .iter()
+                .map(|row| row.value::<String>(0)),
+        );
+        run_all(client, statements);
+    });
+}
+
+/// GRANT / REVOKE of USAGE on schema mq and SELECT on its tables and views.
+fn schema_statements(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    verb: &str,
+    direction: &str,
+    role: &str,
+) -> Vec<String> {
+    let quoted = Statement::QuoteIdent
+        .run(client, &[role.into()])
+        .value::<String>(0, 0);
+    vec![
+        format!("{verb} USAGE ON SCHEMA mq {direction} {quoted}"),
+        format!("{verb} SELECT ON ALL TABLES IN SCHEMA mq {direction} {quoted}"),
+    ]
+}
+
+/// Takes a capability away from `role`: for `topic`, that topic's grant; without, every grant
+/// of the capability. Once the role holds no grant of it, EXECUTE on its functions is revoked
+/// (except functions another capability the role holds also opens). Superusers only.
+#[pg_extern(sql = false)]
+fn mq_revoke(capability: Option<&str>, role: Option<&CStr>, topic: Option<&str>) {
+    let (capability, role, role_oid, topic) = arguments("mq_revoke", capability, role, topic);
+    Spi::connect_mut(|client| {
+        let removed = Statement::RemoveGrants
+            .run(
+                client,
+                &[role_oid.into(), capability.name().into(), topic.into()],
+            )
+            .len();
+        if removed == 0 {
+            pgrx::notice!(
+                "role {role:?} held no grant of capability {}{}",
+                capability.name(),
+                topic.map_or_else(String::new, |t| format!(" for topic {t:?}"))
+            );
+        }
+        let held: Vec<Capability> = Statement::HeldCapabilities
+            .run(client, &[role_oid.into()])
+            .iter()
+            .filter_map(|row| Capability::parse(Some(&row.value::<String>(0))).ok())
+            .collect();
+        if held.contains(&capability) {
+            // Grants of it for other topics remain.
+            return;
+        }
+        let functions = capabilities::functions_to_revoke(capability, &held);
+        let mut statements = function_statements(client, "REVOKE", "FROM", &functions, &role);
+        if capability.reads_tables() {
+            statements.extend(schema_statements(client, "REVOKE", "FROM", &role));
+        }
+        run_all(client, statements);
+    });
+}

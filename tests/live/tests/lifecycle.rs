@@ -1,0 +1,480 @@
+//! The extension's own lifecycle against a live server: ALTER EXTENSION UPDATE from the
+//! previous release keeps every row and ends where a fresh install starts; pg_dump /
+//! pg_restore round-trips a queue; DROP EXTENSION leaves nothing behind while the worker waits;
+//! the worker waits for an update after the library was replaced.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use pg_mq_live_tests::{
+    run_suite, sqlstate, wait_until, worker_activity, worker_pid, Client, Cluster, NoTls,
+};
+
+const PREVIOUS: &str = "0.1.0";
+
+/// The version this build of pg_mq installs (the root crate's version).
+fn current() -> &'static str {
+    pg_mq_live_tests::pg_mq_version()
+}
+
+fn main() {
+    run_suite(
+        "lifecycle",
+        &[
+            "pg_mq.recovery_interval = '200ms'",
+            // The worker reports what it found at LOG level.
+            "log_min_messages = log",
+        ],
+        &[
+            (
+                "update_from_the_previous_release_keeps_everything",
+                update_from_the_previous_release_keeps_everything,
+            ),
+            (
+                "dump_and_restore_round_trip_the_queue",
+                dump_and_restore_round_trip_the_queue,
+            ),
+            (
+                "drop_extension_leaves_nothing_and_the_worker_waits",
+                drop_extension_leaves_nothing_and_the_worker_waits,
+            ),
+            (
+                "the_worker_waits_for_alter_extension_update",
+                the_worker_waits_for_alter_extension_update,
+            ),
+        ],
+    );
+}
+
+fn pg_bin() -> PathBuf {
+    std::env::var_os("PG_MQ_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+/// A session on `database` as the superuser.
+fn connect_to(cluster: &Cluster, database: &str) -> Client {
+    let mut config = cluster.config(pg_mq_live_tests::SUPERUSER);
+    config.dbname(database);
+    config.connect(NoTls).unwrap()
+}
+
+/// Runs each statement on its own (DROP / CREATE DATABASE refuse to run in a transaction,
+/// which a multi-statement string is).
+fn each(client: &mut Client, statements: &[&str]) {
+    for statement in statements {
+        client
+            .batch_execute(statement)
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
+fn fresh_database(cluster: &Cluster, name: &str) -> Client {
+    each(
+        &mut cluster.connect(),
+        &[
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            &format!("CREATE DATABASE {name}"),
+        ],
+    );
+    connect_to(cluster, name)
+}
+
+/// Some of everything: messages pending, delayed, in flight, completed, failed with dead
+/// letters (one replayed), traces, counters, a metrics sample. Returns a message still in
+/// flight and its lease.
+fn load_queue(client: &mut Client) -> (i64, uuid::Uuid) {
+    client
+        .batch_execute(
+            "SET pg_mq.retry_base_delay = 0;
+             SELECT mq_publish('life-a', jsonb_build_object('n', g), priority => g % 3)
+               FROM generate_series(1, 30) g;
+             SELECT mq_publish('life-b', '{\"later\": true}', delay => '1 hour');
+             SELECT mq_publish('life-c', jsonb_build_object('n', g), max_retries => 0,
+                               headers => '{\"h\": 1}') FROM generate_series(1, 5) g;
+             SELECT mq_complete(id, lease) FROM mq_poll('life-a', 10);
+             SELECT mq_fail(id, 'broken', lease) FROM mq_poll('life-c', 5);
+             SELECT mq_replay((SELECT min(id) FROM mq.dead_letters));
+             SELECT mq_metrics_sample();",
+        )
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT id, lease FROM mq_poll('life-a', 1, lock_timeout => '1 hour')",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Every row of every pg_mq table, as text, in a stable order.
+fn contents(client: &mut Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in [
+        "mq.messages",
+        "mq.dead_letters",
+        "mq.traces",
+        "mq.metric_counts",
+        "mq.metric_totals",
+        "mq.metric_snapshots",
+        "mq.metric_samples",
+    ] {
+        let rows = client
+            .query(
+                &format!("SELECT to_jsonb(t)::text FROM {table} t ORDER BY to_jsonb(t)::text COLLATE \"C\""),
+                &[],
+            )
+            .unwrap();
+        out.extend(
+            rows.iter()
+                .map(|r| format!("{table} {}", r.get::<_, String>(0))),
+        );
+    }
+    out
+}
+
+/// The extension's objects and their definitions, as sorted text lines: what a fresh install
+/// and an updated one must agree on.
+fn describe(client: &mut Client) -> Vec<String> {
+    const MEMBERS: &str = "SELECT d.classid, d.objid FROM pg_depend d \
+        WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' \
+          AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_mq')";
+    let queries = [
+        format!("SELECT 'member ' || pg_describe_object(m.classid, m.objid, 0) FROM ({MEMBERS}) m"),
+        format!(
+            "SELECT 'function ' || p.oid::regprocedure || ' returns ' || pg_get_function_result(p.oid) \
+                 || ' args ' || pg_get_function_arguments(p.oid) \
+                 || ' secdef ' || p.prosecdef || ' config ' || coalesce(p.proconfig::text, '-') \
+                 || ' volatile ' || p.provolatile::text || ' strict ' || p.proisstrict \
+                 || ' parallel ' || p.proparallel::text || ' acl ' || coalesce(p.proacl::text, 'default') \
+                 || ' language ' || (SELECT lanname FROM pg_language l WHERE l.oid = p.prolang) \
+                 || ' src ' || p.prosrc || ' bin ' || coalesce(p.probin, '-') \
+                 || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '-') \
+             FROM pg_proc p JOIN ({MEMBERS}) m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid"
+        ),
+        "SELECT 'relation ' || c.oid::regclass || ' kind ' || c.relkind::text \
+             || ' acl ' || coalesce(c.relacl::text, 'default') \
+             || ' options ' || coalesce(c.reloptions::text, '-') \
+             || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '-') \
+         FROM pg_class c WHERE c.relnamespace = 'mq'::regnamespace"
+            .to_owned(),
+        "SELECT 'column ' || c.oid::regclass || '.' || a.attname || ' ' || a.attnum || ' ' \
+             || format_type(a.atttypid, a.atttypmod) || ' notnull ' || a.attnotnull \
+             || ' default ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '-') \
+             || ' identity ' || a.attidentity::text \
+             || ' comment ' || coalesce(col_description(c.oid, a.attnum), '-') \
+         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid \
+         LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum \
+         WHERE c.relnamespace = 'mq'::regnamespace AND c.relkind IN ('r', 'v') \
+           AND a.attnum > 0 AND NOT a.attisdropped"
+            .to_owned(),
+        "SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE connamespace = 'mq'::regnamespace"
+            .to_owned(),
+        "SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = 'mq'::regnamespace"
+            .to_owned(),
+        "SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t \
+         JOIN pg_class c ON c.oid = t.tgrelid \
+         WHERE c.relnamespace = 'mq'::regnamespace AND NOT t.tgisinternal"
+            .to_owned(),
+        "SELECT 'view ' || c.oid::regclass || ' ' || pg_get_viewdef(c.oid) FROM pg_class c \
+         WHERE c.relnamespace = 'mq'::regnamespace AND c.relkind = 'v'"
+            .to_owned(),
+        "SELECT 'sequence ' || s.seqrelid::regclass || ' ' || format_type(s.seqtypid, NULL) \
+             || ' ' || s.seqstart || ' ' || s.seqincrement || ' ' || s.seqmax || ' ' || s.seqcycle \
+         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+         WHERE c.relnamespace = 'mq'::regnamespace"
+            .to_owned(),
+        "SELECT 'schema ' || n.nspname || ' acl ' || coalesce(n.nspacl::text, 'default') \
+             || ' comment ' || coalesce(obj_description(n.oid, 'pg_namespace'), '-') \
+         FROM pg_namespace n WHERE n.nspname = 'mq'"
+            .to_owned(),
+        "SELECT 'config ' || c::regclass || ' ' || coalesce(x, '-') \
+         FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(c, x) \
+         WHERE e.extname = 'pg_mq'"
+            .to_owned(),
+        "SELECT 'initial privileges ' || pg_describe_object(i.classoid, i.objoid, i.objsubid) \
+             || ' ' || i.privtype::text || ' ' || i.initprivs::text \
+         FROM pg_init_privs i JOIN ({MEMBERS}) m ON m.classid = i.classoid AND m.objid = i.objoid"
+            .replace("{MEMBERS}", MEMBERS),
+    ];
+    let mut lines: Vec<String> = queries
+        .iter()
+        .flat_map(|q| {
+            client
+                .query(q.as_str(), &[])
+                .unwrap_or_else(|e| panic!("{q}: {}", pg_mq_live_tests::error_message(&e)))
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn extension_dir() -> PathBuf {
+    let out = Command::new(pg_bin().join("pg_config"))
+        .arg("--sharedir")
+        .output()
+        .expect("pg_config --sharedir");
+    Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("extension")
+}
+
+fn update_from_the_previous_release_keeps_everything(cluster: &Cluster) {
+    let script = extension_dir().join(format!("pg_mq--{PREVIOUS}.sql"));
+    assert!(
+        script.exists(),
+        "{} is missing: scripts/test.sh installs the previous release's script from sql/releases/",
+        script.display()
+    );
+    let mut fresh = fresh_database(cluster, "life_fresh");
+    fresh.batch_execute("CREATE EXTENSION pg_mq").unwrap();
+
+    let mut old = fresh_database(cluster, "life_update");
+    old.batch_execute(&format!("CREATE EXTENSION pg_mq VERSION '{PREVIOUS}'"))
+        .unwrap();
+    // The previous release's SQL runs on this library: load it through its own functions.
+    let (in_flight, lease) = load_queue(&mut old);
+    let before = contents(&mut old);
+    assert!(before.len() > 100);
+
+    old.batch_execute("ALTER EXTENSION pg_mq UPDATE").unwrap();
+    let version: String = old
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_mq'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(version, current());
+    assert_eq!(contents(&mut old), before, "the update changed rows");
+
+    let (updated, installed) = (describe(&mut old), describe(&mut fresh));
+    assert!(
+        installed.len() > 200,
+        "describe() sees too little: {installed:?}"
+    );
+    let only_updated: Vec<&String> = updated.iter().filter(|l| !installed.contains(l)).collect();
+    let only_fresh: Vec<&String> = installed.iter().filter(|l| !updated.contains(l)).collect();
+    assert!(
+        only_updated.is_empty() && only_fresh.is_empty(),
+        "the updated extension differs from a fresh install\nonly after update:\n{}\nonly in fresh install:\n{}",
+        only_updated.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
+        only_fresh.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+    );
+
+    // The queue carries on: the delivery in flight across the update completes with its
+    // lease, the rest is delivered.
+    let completed: bool = old
+        .query_one("SELECT mq_complete($1, $2)", &[&in_flight, &lease])
+        .unwrap()
+        .get(0);
+    assert!(completed);
+    let polled = old
+        .query("SELECT id FROM mq_poll('life-a', 100)", &[])
+        .unwrap();
+    assert_eq!(polled.len(), 19);
+    drop(old);
+    drop(fresh);
+    each(
+        &mut cluster.connect(),
+        &[
+            "DROP DATABASE life_update WITH (FORCE)",
+            "DROP DATABASE life_fresh WITH (FORCE)",
+        ],
+    );
+}
+
+/// The rows of mq.grants, as text.
+fn grants(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT role::text || ' ' || capability || ' ' || topic FROM mq.grants ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn run_tool(tool: &str, args: &[&str]) {
+    let out = Command::new(pg_bin().join(tool))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn dump_and_restore_round_trip_the_queue(cluster: &Cluster) {
+    let mut admin = cluster.connect();
+    admin
+        .batch_execute("DROP ROLE IF EXISTS life_producer; CREATE ROLE life_producer LOGIN")
+        .unwrap();
+    let mut source = fresh_database(cluster, "life_source");
+    source
+        .batch_execute(
+            "CREATE EXTENSION pg_mq; SELECT mq_grant('producer', 'life_producer', 'life-a')",
+        )
+        .unwrap();
+    let (in_flight, lease) = load_queue(&mut source);
+    let before = contents(&mut source);
+    let grants_before = grants(&mut source);
+    let max_id: i64 = source
+        .query_one("SELECT max(id) FROM mq.messages", &[])
+        .unwrap()
+        .get(0);
+    drop(source);
+
+    let dump = std::env::temp_dir().join(format!("pg_mq-life-{}.dump", std::process::id()));
+    let host = cluster.socket_dir().to_str().unwrap().to_owned();
+    let port = cluster.port().to_string();
+    let common = ["-h", host.as_str(), "-p", port.as_str(), "-U", "postgres"];
+    let dump_path = dump.to_str().unwrap();
+    run_tool(
+        "pg_dump",
+        &[&common[..], &["-Fc", "-d", "life_source", "-f", dump_path]].concat(),
+    );
+    drop(fresh_database(cluster, "life_restored"));
+    run_tool(
+        "pg_restore",
+        &[
+            &common[..],
+            &["--exit-on-error", "-d", "life_restored", dump_path],
+        ]
+        .concat(),
+    );
+    let _ = std::fs::remove_file(&dump);
+
+    let mut restored = connect_to(cluster, "life_restored");
+    assert_eq!(
+        contents(&mut restored),
+        before,
+        "the restored queue differs"
+    );
+    let grants_after = grants(&mut restored);
+    assert_eq!(grants_after, grants_before);
+    // Ids continue where they were; the delivery in flight completes with its lease.
+    let next: i64 = restored
+        .query_one("SELECT mq_publish('life-a', '{}')", &[])
+        .unwrap()
+        .get(0);
+    assert!(next > max_id, "id {next} reused (max was {max_id})");
+    let completed: bool = restored
+        .query_one("SELECT mq_complete($1, $2)", &[&in_flight, &lease])
+        .unwrap()
+        .get(0);
+    assert!(completed);
+    // Privileges came back too: the producer may publish to its topic only.
+    let mut config = cluster.config("life_producer");
+    config.dbname("life_restored");
+    let mut producer = config.connect(NoTls).unwrap();
+    producer
+        .batch_execute("SELECT mq_publish('life-a', '{}')")
+        .unwrap();
+    let refused = producer
+        .batch_execute("SELECT mq_publish('life-b', '{}')")
+        .unwrap_err();
+    assert_eq!(sqlstate(&refused), "42501");
+    drop(producer);
+    drop(restored);
+    each(
+        &mut admin,
+        &[
+            "DROP DATABASE life_source WITH (FORCE)",
+            "DROP DATABASE life_restored WITH (FORCE)",
+            "DROP ROLE life_producer",
+        ],
+    );
+}
+
+fn drop_extension_leaves_nothing_and_the_worker_waits(cluster: &Cluster) {
+    let mut admin = cluster.connect();
+    let pid = worker_pid(&mut admin).expect("the worker runs");
+    let log_mark = cluster.log().len();
+    admin
+        .batch_execute(
+            "DROP ROLE IF EXISTS life_gone; CREATE ROLE life_gone;
+             SELECT mq_grant('admin', 'life_gone');
+             SELECT mq_publish('life-drop', '{}');
+             DROP EXTENSION pg_mq;",
+        )
+        .unwrap();
+    let left: i64 = admin
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'mq') \
+                  + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'mq\\_%') \
+                  + (SELECT count(*) FROM pg_class WHERE relname LIKE 'messages%' OR relname LIKE 'traces%') \
+                  + (SELECT count(*) FROM pg_shdepend WHERE refobjid = 'life_gone'::regrole)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "DROP EXTENSION left objects or privileges behind");
+    // Nothing of pg_mq holds on to the role any more.
+    admin.batch_execute("DROP ROLE life_gone").unwrap();
+
+    assert!(
+        wait_until(Duration::from_secs(10), || worker_activity(&mut admin)
+            .is_some_and(|a| a.contains("waiting for CREATE EXTENSION"))),
+        "the worker did not notice:\n{}",
+        cluster.log()
+    );
+    // It waits quietly: same process, one log line, no errors, however many ticks pass.
+    std::thread::sleep(Duration::from_millis(1_000));
+    assert_eq!(worker_pid(&mut admin), Some(pid));
+    let log = cluster.log()[log_mark..].to_owned();
+    assert_eq!(
+        log.matches("is not installed in database").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("ERROR") && !log.contains("failed"), "{log}");
+
+    admin.batch_execute("CREATE EXTENSION pg_mq").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || worker_activity(&mut admin)
+            .is_some_and(|a| a.contains("recovery every"))),
+        "the worker did not resume:\n{}",
+        cluster.log()
+    );
+    assert_eq!(worker_pid(&mut admin), Some(pid));
+}
+
+fn the_worker_waits_for_alter_extension_update(cluster: &Cluster) {
+    let mut admin = cluster.connect();
+    let log_mark = cluster.log().len();
+    // As after installing a new library over a database still at the previous release.
+    admin
+        .batch_execute(&format!(
+            "DROP EXTENSION pg_mq; CREATE EXTENSION pg_mq VERSION '{PREVIOUS}'"
+        ))
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || worker_activity(&mut admin)
+            .is_some_and(
+                |a| a.contains("waiting for ALTER EXTENSION pg_mq UPDATE")
+            )),
+        "the worker did not wait for the update:\n{}",
+        cluster.log()
+    );
+    assert!(cluster.log()[log_mark..].contains(&format!(
+        "is version {PREVIOUS}, this library is {}",
+        current()
+    )));
+    admin.batch_execute("ALTER EXTENSION pg_mq UPDATE").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || worker_activity(&mut admin)
+            .is_some_and(|a| a.contains("recovery every"))),
+        "the worker did not resume after the update:\n{}",
+        cluster.log()
+    );
+}
