@@ -16,7 +16,7 @@ use crate::{clock, privileges, validation};
 #[search_path(pg_catalog, pg_temp)]
 fn mq_complete(id: Option<i64>, lease: default!(Option<Uuid>, "NULL")) -> bool {
     let id = validation::required("id", id).or_raise();
-    privileges::check_message_topics(Capability::Consumer, [id].as_slice().into());
+    privileges::check_message_topics(Capability::Consumer, || [id].as_slice().into());
     Spi::connect_mut(|client| {
         !Statement::Complete
             .run(client, &[id.into(), lease.into(), clock::now().into()])
@@ -33,7 +33,7 @@ fn mq_complete_many(ids: Option<IdArray>) -> i32 {
     if ids.is_empty() {
         return 0;
     }
-    privileges::check_message_topics(Capability::Consumer, ids.into());
+    privileges::check_message_topics(Capability::Consumer, || ids.into());
     let done = Spi::connect_mut(|client| {
         Statement::CompleteMany.run_scalar::<i64>(client, &[ids.into(), clock::now().into()])
     });

@@ -21,7 +21,7 @@ fn mq_fail(
     lease: default!(Option<Uuid>, "NULL"),
 ) -> Option<String> {
     let id = validation::required("id", id).or_raise();
-    privileges::check_message_topics(Capability::Consumer, [id].as_slice().into());
+    privileges::check_message_topics(Capability::Consumer, || [id].as_slice().into());
     Spi::connect_mut(|client| {
         let locked = Statement::LockForFailure.run(client, &[[id].as_slice().into(), lease.into()]);
         let decisions = failure::decide(locked, settings::retry_policy());
@@ -42,7 +42,7 @@ fn mq_fail_many(ids: Option<IdArray>, error: default!(Option<&str>, "NULL")) -> 
     if ids.is_empty() {
         return 0;
     }
-    privileges::check_message_topics(Capability::Consumer, ids.into());
+    privileges::check_message_topics(Capability::Consumer, || ids.into());
     let settled = Spi::connect_mut(|client| {
         let locked = Statement::LockForFailure.run(client, &[ids.into(), None::<Uuid>.into()]);
         let decisions = failure::decide(locked, settings::retry_policy());

@@ -153,15 +153,16 @@ pub fn check_topic(capability: Capability, topic: &str) {
 }
 
 /// Raises 42501 unless the calling role may use `capability` on the topics of the messages
-/// `ids` (an int8[]). Looks the topics up only for roles limited to some topics.
-pub fn check_message_topics(capability: Capability, ids: DatumWithOid<'_>) {
+/// `ids()` (an int8[]). Looks the topics up, and builds the array, only for roles limited to
+/// some topics.
+pub fn check_message_topics<'a>(capability: Capability, ids: impl FnOnce() -> DatumWithOid<'a>) {
     let access = access(capability);
     if access == TopicAccess::Any {
         return;
     }
     let topics: Vec<String> = Spi::connect_mut(|client| {
         Statement::MessageTopics
-            .run(client, &[ids])
+            .run(client, &[ids()])
             .iter()
             .map(|row| row.value::<String>(0))
             .collect()
