@@ -13,7 +13,8 @@ pub enum SqlState {
     NullValueNotAllowed,
     /// 22023 `invalid_parameter_value`: an argument is outside what the function accepts.
     InvalidParameterValue,
-    /// 54000 `program_limit_exceeded`: the payload is larger than `pg_mq.max_payload_size`.
+    /// 54000 `program_limit_exceeded`: a payload or headers value is larger than
+    /// `pg_mq.max_payload_size`.
     ProgramLimitExceeded,
     /// P0002 `no_data_found`: the dead letter to replay does not exist.
     NoDataFound,
@@ -63,9 +64,10 @@ pub enum MqError {
         second: &'static str,
         hint: &'static str,
     },
-    /// The payload (or element `element`, 1-based, of `payloads`) exceeds
-    /// `pg_mq.max_payload_size`.
+    /// A JSON argument (`payload`, `headers`, or element `element`, 1-based, of `payloads`)
+    /// exceeds `pg_mq.max_payload_size`.
     PayloadTooLarge {
+        argument: &'static str,
         size: usize,
         limit: usize,
         element: Option<usize>,
@@ -171,20 +173,22 @@ impl fmt::Display for MqError {
                 write!(f, "argument \"{argument}\" must not contain NULL (element {index})")
             }
             MqError::PayloadTooLarge {
+                argument,
                 size,
                 limit,
                 element: None,
             } => write!(
                 f,
-                "argument \"payload\" is too large: {size} bytes, pg_mq.max_payload_size allows {limit}"
+                "argument \"{argument}\" is too large: {size} bytes, pg_mq.max_payload_size allows {limit}"
             ),
             MqError::PayloadTooLarge {
+                argument,
                 size,
                 limit,
                 element: Some(index),
             } => write!(
                 f,
-                "argument \"payloads\" element {index} is too large: {size} bytes, pg_mq.max_payload_size allows {limit}"
+                "argument \"{argument}\" element {index} is too large: {size} bytes, pg_mq.max_payload_size allows {limit}"
             ),
             MqError::DeadLetterNotFound { id } => write!(
                 f,
@@ -300,6 +304,7 @@ mod tests {
         assert_eq!(both.sqlstate(), SqlState::InvalidParameterValue);
 
         let big = MqError::PayloadTooLarge {
+            argument: "payload",
             size: 10,
             limit: 5,
             element: None,
@@ -307,6 +312,7 @@ mod tests {
         assert!(big.to_string().starts_with("argument \"payload\""));
         assert_eq!(big.sqlstate(), SqlState::ProgramLimitExceeded);
         let big_element = MqError::PayloadTooLarge {
+            argument: "payloads",
             size: 10,
             limit: 5,
             element: Some(3),

@@ -29,11 +29,15 @@ fn mq_publish(
 ) -> i64 {
     let topic = validation::topic(topic).or_raise();
     let payload = validation::required("payload", payload).or_raise();
-    validation::payload_size(payload.size(), settings::max_payload_size()).or_raise();
+    validation::json_size("payload", payload.size(), settings::max_payload_size()).or_raise();
     let priority = validation::required("priority", priority).or_raise();
     let max_retries =
         validation::max_retries(max_retries, settings::DEFAULT_MAX_RETRIES.get()).or_raise();
-    validation::headers(headers.map(RawJsonb::root)).or_raise();
+    validation::headers(
+        headers.map(|h| (h.root(), h.size())),
+        settings::max_payload_size(),
+    )
+    .or_raise();
     validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
     let now = clock::now();
     if let Some(delay) = delay {
@@ -92,7 +96,11 @@ fn mq_publish_batch(
     let priority = validation::required("priority", priority).or_raise();
     let max_retries =
         validation::max_retries(max_retries, settings::DEFAULT_MAX_RETRIES.get()).or_raise();
-    validation::headers(headers.map(RawJsonb::root)).or_raise();
+    validation::headers(
+        headers.map(|h| (h.root(), h.size())),
+        settings::max_payload_size(),
+    )
+    .or_raise();
     validation::schedule(execute_at.map(|t| t.is_finite()), None).or_raise();
     privileges::check_topic(Capability::Producer, topic);
     if elements.is_empty() {

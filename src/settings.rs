@@ -91,7 +91,7 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"pg_mq.max_payload_size",
-        c"Largest payload mq_publish accepts, as the size of the jsonb value.",
+        c"Largest payload (and largest headers) a publish accepts, as the size of the jsonb value.",
         c"",
         &MAX_PAYLOAD_SIZE,
         0,

@@ -103,10 +103,12 @@ pub fn max_retries(max_retries: Option<i32>, default: i32) -> Result<i32, MqErro
     }
 }
 
-/// The payload's size in bytes against `pg_mq.max_payload_size`.
-pub fn payload_size(size: usize, limit: usize) -> Result<(), MqError> {
+/// The size in bytes of JSON argument `argument` (the payload, or the headers) against
+/// `pg_mq.max_payload_size`.
+pub fn json_size(argument: &'static str, size: usize, limit: usize) -> Result<(), MqError> {
     if size > limit {
         Err(MqError::PayloadTooLarge {
+            argument,
             size,
             limit,
             element: None,
@@ -132,6 +134,7 @@ pub fn batch_payloads(
             }
             Some(size) if size > limit => {
                 return Err(MqError::PayloadTooLarge {
+                    argument: "payloads",
                     size,
                     limit,
                     element: Some(i + 1),
@@ -241,15 +244,17 @@ pub enum JsonRoot {
     Scalar,
 }
 
-/// `headers`: NULL or a JSON object.
-pub fn headers(root: Option<JsonRoot>) -> Result<(), MqError> {
-    match root {
-        None | Some(JsonRoot::Object) => Ok(()),
-        Some(JsonRoot::Array) => Err(MqError::invalid(
+/// `headers`, given as its root kind and its size in bytes: NULL, or a JSON object no larger
+/// than `limit` (`pg_mq.max_payload_size`, the payload's limit).
+pub fn headers(headers: Option<(JsonRoot, usize)>, limit: usize) -> Result<(), MqError> {
+    match headers {
+        None => Ok(()),
+        Some((JsonRoot::Object, size)) => json_size("headers", size, limit),
+        Some((JsonRoot::Array, _)) => Err(MqError::invalid(
             "headers",
             "must be a JSON object or NULL, got an array",
         )),
-        Some(JsonRoot::Scalar) => Err(MqError::invalid(
+        Some((JsonRoot::Scalar, _)) => Err(MqError::invalid(
             "headers",
             "must be a JSON object or NULL, got a scalar",
         )),
@@ -398,12 +403,16 @@ mod tests {
     }
 
     #[test]
-    fn payload_size_limit_is_inclusive() {
-        assert_eq!(payload_size(1024, 1024), Ok(()));
+    fn json_size_limit_is_inclusive() {
+        assert_eq!(json_size("payload", 1024, 1024), Ok(()));
         assert_eq!(
-            state(payload_size(1025, 1024)),
+            state(json_size("payload", 1025, 1024)),
             SqlState::ProgramLimitExceeded
         );
+        assert!(json_size("headers", 1025, 1024)
+            .unwrap_err()
+            .to_string()
+            .starts_with("argument \"headers\" is too large"));
     }
 
     fn iv(months: i32, days: i32, micros: i64) -> IntervalParts {
@@ -466,15 +475,19 @@ mod tests {
     }
 
     #[test]
-    fn headers_must_be_an_object() {
-        assert_eq!(headers(None), Ok(()));
-        assert_eq!(headers(Some(JsonRoot::Object)), Ok(()));
+    fn headers_must_be_an_object_within_the_size_limit() {
+        assert_eq!(headers(None, 64), Ok(()));
+        assert_eq!(headers(Some((JsonRoot::Object, 64)), 64), Ok(()));
         assert_eq!(
-            state(headers(Some(JsonRoot::Array))),
+            state(headers(Some((JsonRoot::Object, 65)), 64)),
+            SqlState::ProgramLimitExceeded
+        );
+        assert_eq!(
+            state(headers(Some((JsonRoot::Array, 8)), 64)),
             SqlState::InvalidParameterValue
         );
         assert_eq!(
-            state(headers(Some(JsonRoot::Scalar))),
+            state(headers(Some((JsonRoot::Scalar, 8)), 64)),
             SqlState::InvalidParameterValue
         );
     }

@@ -64,6 +64,13 @@ mod tests {
             "54000",
             "\"payload\"",
         );
+        // Headers are held to the same limit.
+        run("SELECT mq_publish('t', '{}', headers => jsonb_build_object('s', repeat('x', 900)))");
+        assert_rejected(
+            "SELECT mq_publish('t', '{}', headers => jsonb_build_object('s', repeat('x', 1100)))",
+            "54000",
+            "\"headers\"",
+        );
         // The default limit is 1MB.
         run("RESET pg_mq.max_payload_size");
         assert_rejected(

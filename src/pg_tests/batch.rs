@@ -103,6 +103,12 @@ mod tests {
             "54000",
             "element 2",
         );
+        assert_rejected(
+            "SELECT mq_publish_batch('b', ARRAY['1']::jsonb[], \
+             headers => jsonb_build_object('s', repeat('x', 2000)))",
+            "54000",
+            "\"headers\"",
+        );
     }
 
     #[pg_test]

@@ -449,6 +449,8 @@ fn schedule() -> BoxedStrategy<Schedule> {
 enum Headers {
     Null,
     Object(String),
+    /// {"s": "xxx..."} of exactly this many bytes as jsonb (held to the payload's limit).
+    Sized(usize),
     NotObject(String),
     Invalid,
 }
@@ -459,11 +461,14 @@ impl Arg for Headers {
             Headers::Null => "NULL::jsonb".into(),
             Headers::Object(t) | Headers::NotObject(t) => format!("{}::jsonb", lit(t)),
             Headers::Invalid => "'{\"a\":'::jsonb".into(),
+            Headers::Sized(n) => Payload::Sized(*n).sql(),
         }
     }
     fn error(&self) -> Option<&'static str> {
         match self {
             Headers::Null | Headers::Object(_) => None,
+            Headers::Sized(n) if *n > PAYLOAD_LIMIT => Some("54000"),
+            Headers::Sized(_) => None,
             Headers::NotObject(_) => Some("22023"),
             Headers::Invalid => Some("22P02"),
         }
@@ -478,6 +483,7 @@ fn headers() -> BoxedStrategy<Headers> {
         1 => prop::sample::select(vec!["[]", "[1]", "1", "\"a\"", "null", "true"])
             .prop_map(|s| Headers::NotObject(s.to_owned())),
         1 => Just(Headers::Invalid),
+        1 => prop_oneof![Just(PAYLOAD_LIMIT), Just(PAYLOAD_LIMIT + 1)].prop_map(Headers::Sized),
     ]
     .boxed()
 }
