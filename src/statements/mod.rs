@@ -25,8 +25,22 @@ use crate::settings;
 use spi::Plan;
 pub use spi::Rows;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Statement {
+/// Declares [`Statement`] and, for the tests, the list of all its variants, from one list.
+macro_rules! statements {
+    ($($name:ident),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Statement {
+            $($name),+
+        }
+
+        const STATEMENT_COUNT: usize = [$(Statement::$name),+].len();
+
+        #[cfg(test)]
+        const ALL: [Statement; STATEMENT_COUNT] = [$(Statement::$name),+];
+    };
+}
+
+statements! {
     Publish,
     PublishBatch,
     Claim,
@@ -59,46 +73,6 @@ pub enum Statement {
     QuoteIdent,
     ExtensionVersion,
 }
-
-const STATEMENT_COUNT: usize = Statement::ExtensionVersion as usize + 1;
-
-#[cfg(test)]
-const ALL: [Statement; STATEMENT_COUNT] = {
-    use Statement::*;
-    [
-        Publish,
-        PublishBatch,
-        Claim,
-        Complete,
-        CompleteMany,
-        LockForFailure,
-        LockExpired,
-        Settle,
-        Replay,
-        DeadLetterState,
-        Trace,
-        FoldCounts,
-        CurrentMetrics,
-        WindowBaseline,
-        TakeSample,
-        PruneSamples,
-        SnapshotsSince,
-        SamplesBetween,
-        CleanupMessages,
-        CleanupDeadLetters,
-        CleanupTraces,
-        Purge,
-        Grants,
-        MessageTopics,
-        RecordGrant,
-        RemoveGrants,
-        HeldCapabilities,
-        ExtensionFunctionStatements,
-        ExtensionSchemaUsage,
-        QuoteIdent,
-        ExtensionVersion,
-    ]
-};
 
 impl Statement {
     /// The statement's text, without its trace lines when tracing is off (the hot statements
