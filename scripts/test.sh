@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, then runs every test tier.
-#   1. plain Rust unit tests of the pure modules (backoff, validation, errors)
+#   1. unit tests of the pure core (crates/mq_core: no PostgreSQL needed)
 #   2. #[pg_test] tests inside a database (cargo pgrx test)
-#   3. multi-session tests against live servers (tests/live)
+#   3. golden output (pg_regress) and isolation specs against a live server (scripts/golden.sh)
+#   4. multi-session tests against live servers (tests/live)
 # Works as root (CI) or as a developer with sudo.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_tools
 cd "$ROOT"
 
-say "tier 1: unit tests"
-cargo test --lib -- --skip pg_tests::
+say "tier 1: unit tests of the pure core"
+cargo test -p mq_core
 
 say "tier 2: #[pg_test] tests in PostgreSQL 15"
 pgrx_dir="$(mktemp -d /tmp/pg_mq-pgrx-test.XXXXXX)"
@@ -23,9 +24,14 @@ else
     CARGO_PGRX_TEST_PGDATA="$pgrx_dir/data" cargo pgrx test pg15 pg_tests
 fi
 
-say "tier 3: multi-session tests against live servers"
+say "installing the extension (debug build) for the live tiers"
 install_extension --debug
 install_release_scripts
+
+say "tier 3: golden output and isolation specs"
+bash "$ROOT/scripts/golden.sh"
+
+say "tier 4: multi-session tests against live servers"
 cargo test -p pg_mq_live_tests
 
 say "all test tiers passed"

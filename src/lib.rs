@@ -1,42 +1,20 @@
-//! pg_mq: a durable message queue inside PostgreSQL.
+//! pg_mq: a durable message queue inside PostgreSQL. This crate is the PostgreSQL side; the
+//! decisions that need no PostgreSQL live in the pure core crate `mq_core`
+//! (crates/mq_core/). ARCHITECTURE.md draws how a message moves through these rooms:
 //!
-//! Pure logic (no PostgreSQL types): `backoff`, `capabilities`, `dashboard`, `error`, `ids`,
-//! `metrics`, `prometheus`, `schedule`, `validation`.
-//! pgrx glue: `settings`, `jsonb`, `arrays`, `raise`, `clock`, `statements`, `failure`,
-//! `recovery`, `privileges`, `wakeup` and one module per SQL function family.
+//! - `api`: the SQL surface, one file per function family (`#[pg_extern]` functions check
+//!   their arguments with `mq_core::validation`, then run statements)
+//! - `engine`: queue operations built from several statements, shared by the SQL functions
+//!   and the background worker (settling failures, recovering expired locks, retention,
+//!   metrics samples)
+//! - `worker`: the background worker's loop and its jobs, each job in a file of its own
+//! - `pg`: the PostgreSQL glue: SPI and the plan cache, the statements (sql/statements/),
+//!   jsonb and array datums, raising errors, the clock, long-poll wake-ups, per-backend
+//!   cached catalog tables, the settings, transactions. The only room with unsafe code.
 
-use pgrx::prelude::*;
-
-mod backoff;
-mod capabilities;
-mod dashboard;
-mod error;
-mod ids;
-mod metrics;
-mod prometheus;
-mod schedule;
-mod validation;
-
-mod arrays;
-mod clock;
-mod failure;
-mod jsonb;
-mod privileges;
-mod raise;
-mod recovery;
-mod settings;
-mod statements;
-mod wakeup;
-
-mod complete;
-mod fail;
-mod monitoring;
-mod poll;
-mod publish;
-mod purge;
-mod replay;
-mod retention;
-mod trace;
+mod api;
+mod engine;
+mod pg;
 mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -44,22 +22,29 @@ mod pg_tests;
 
 pgrx::pg_module_magic!(name, version);
 
-extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
-extension_sql_file!(
-    "../sql/metrics.sql",
+pgrx::extension_sql_file!("../sql/schema/schema.sql", name = "schema", bootstrap);
+pgrx::extension_sql_file!(
+    "../sql/schema/metrics.sql",
     name = "metrics",
     requires = ["schema"]
 );
-extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["metrics"]);
+pgrx::extension_sql_file!(
+    "../sql/schema/admin.sql",
+    name = "admin",
+    requires = ["metrics"]
+);
 // Last: it takes EXECUTE on every function of the extension away from PUBLIC.
-extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
+pgrx::extension_sql_file!(
+    "../sql/schema/privileges.sql",
+    name = "privileges",
+    finalize
+);
 
-#[pg_guard]
+#[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    settings::register();
-    // SAFETY: a plain read of a flag the postmaster sets while loading preload libraries.
-    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
-        wakeup::request_shared_memory();
+    pg::settings::register();
+    if pg::preloading() {
+        pg::wakeup::request_shared_memory();
         worker::register();
     }
 }

@@ -1,5 +1,6 @@
 //! `#[pg_test]` tests: each runs inside the database, in a transaction that is rolled back.
 
+mod architecture;
 mod bad_input;
 mod batch;
 mod complete;
@@ -13,7 +14,6 @@ mod replay;
 mod settings;
 mod trace;
 
-use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{FromDatum, IntoDatum};
 
@@ -58,38 +58,9 @@ pub fn table_counts() -> (i64, i64, i64) {
 /// or None when it succeeded. The subtransaction is rolled back on error, so the test's
 /// transaction stays usable.
 pub fn error_of(sql: &str) -> Option<(String, String)> {
-    // SAFETY: the standard internal-subtransaction pattern (as PL/pgSQL's exception blocks
-    // use): remember the memory context and resource owner, begin, and on the way out either
-    // release or roll back and restore both.
-    unsafe {
-        let context = pg_sys::CurrentMemoryContext;
-        let owner = pg_sys::CurrentResourceOwner;
-        pg_sys::BeginInternalSubTransaction(std::ptr::null());
-        pg_sys::MemoryContextSwitchTo(context);
-        let outcome = PgTryBuilder::new(|| {
-            Spi::run(sql).expect("SPI failed outside an ERROR");
-            None
-        })
-        .catch_others(|caught| match caught {
-            pg_sys::panic::CaughtError::PostgresError(report)
-            | pg_sys::panic::CaughtError::ErrorReport(report)
-            | pg_sys::panic::CaughtError::RustPanic {
-                ereport: report, ..
-            } => Some((
-                unpack_sqlstate(report.sql_error_code() as i32),
-                report.message().to_owned(),
-            )),
-        })
-        .execute();
-        if outcome.is_some() {
-            pg_sys::RollbackAndReleaseCurrentSubTransaction();
-        } else {
-            pg_sys::ReleaseCurrentSubTransaction();
-        }
-        pg_sys::MemoryContextSwitchTo(context);
-        pg_sys::CurrentResourceOwner = owner;
-        outcome
-    }
+    crate::pg::xact::error_in_subtransaction(|| {
+        Spi::run(sql).expect("SPI failed outside an ERROR");
+    })
 }
 
 /// Asserts that `sql` fails with `sqlstate`, with a message containing `needle`, and that
@@ -108,12 +79,6 @@ pub fn assert_rejected(sql: &str, sqlstate: &str, needle: &str) {
         }
     }
     assert_eq!(table_counts(), before, "{sql} left rows behind");
-}
-
-fn unpack_sqlstate(packed: i32) -> String {
-    (0..5)
-        .map(|i| char::from((((packed >> (6 * i)) & 0x3F) as u8) + b'0'))
-        .collect()
 }
 
 /// Publishes a message on `topic` and returns its id.

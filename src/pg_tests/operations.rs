@@ -4,8 +4,8 @@ use pgrx::prelude::*;
 
 #[pg_schema]
 mod tests {
+    use crate::engine::retention::{self, Kind};
     use crate::pg_tests::{assert_rejected, events, one, poll_one, publish, run};
-    use crate::retention::{self, Kind};
     use pgrx::prelude::*;
 
     fn expire_locks(topic: &str) {
@@ -101,7 +101,7 @@ mod tests {
         run("SELECT mq_publish('batches', '{}') FROM generate_series(1, 2500)");
         run("SELECT mq_complete(id) FROM mq_poll('batches', 2500)");
         run("UPDATE mq.messages SET updated_at = now() - interval '30 days' WHERE topic = 'batches'");
-        let cutoff = crate::clock::plus_micros(crate::clock::now(), -86_400_000_000);
+        let cutoff = crate::pg::clock::plus_micros(crate::pg::clock::now(), -86_400_000_000);
         let mut batches = Vec::new();
         Spi::connect_mut(|client| loop {
             let (deleted, more) = retention::delete_batch(client, Kind::Completed, cutoff);

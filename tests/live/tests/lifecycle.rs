@@ -11,7 +11,7 @@ use pg_mq_live_tests::{
     run_suite, sqlstate, wait_until, worker_activity, worker_pid, Client, Cluster, NoTls,
 };
 
-const PREVIOUS: &str = "0.1.0";
+const PREVIOUS: &str = "0.2.0";
 
 /// The version this build of pg_mq installs (the root crate's version).
 fn current() -> &'static str {

@@ -1,0 +1,2 @@
+-- An identifier quoted for SQL text where needed.
+SELECT pg_catalog.quote_ident($1)

@@ -1,0 +1,32 @@
+-- Claims up to batch_size due PENDING messages of the topic, skipping rows other pollers hold.
+-- The candidates are locked in the inner SELECT and updated through the primary key, a plan
+-- that stays right whatever the batch size. Rows come back unordered, with their due time;
+-- the caller sorts them.
+WITH claimed AS (
+    UPDATE mq.messages m
+    SET status = 'PROCESSING', consumer_id = $3, locked_at = $5, locked_until = $5 + $4,
+        lease = pg_catalog.gen_random_uuid(), updated_at = $5
+    WHERE m.id = ANY (ARRAY(
+        SELECT id
+        FROM mq.messages
+        WHERE status = 'PENDING' AND topic = $1 AND coalesce(next_retry_at, execute_at) <= $5
+        ORDER BY priority DESC, coalesce(next_retry_at, execute_at), id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED))
+    RETURNING m.id, m.topic, m.payload, m.headers, m.priority, m.retry_count, m.max_retries,
+              m.trace_id, m.created_at, m.lease, m.locked_until,
+              coalesce(m.next_retry_at, m.execute_at) AS due_at
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'PROCESSING',
+           pg_catalog.jsonb_build_object('consumer_id', $3, 'attempt', retry_count + 1,
+                                         'locked_until', locked_until),
+           $5
+    FROM claimed
+)
+--}trace
+SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id, created_at, lease,
+       due_at
+FROM claimed

@@ -1,0 +1,22 @@
+-- Publishes one message per payload, in array order, each with its own trace id; returns the
+-- new ids (the caller sorts them: ids are drawn in array order).
+WITH message AS (
+    INSERT INTO mq.messages
+        (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
+    SELECT $1, p.payload, $3, $4, $5, coalesce($6, $7), p.trace_id, $7, $7
+    FROM ROWS FROM (pg_catalog.unnest($2::jsonb[]), pg_catalog.unnest($8::uuid[]))
+         WITH ORDINALITY AS p(payload, trace_id, n)
+    ORDER BY p.n
+    RETURNING id, topic, trace_id, priority, max_retries, execute_at
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'PUBLISHED',
+           pg_catalog.jsonb_build_object('priority', priority, 'max_retries', max_retries,
+                                         'execute_at', execute_at),
+           $7
+    FROM message
+)
+--}trace
+SELECT id FROM message

@@ -1,0 +1,33 @@
+-- Replays the listed dead letters not yet replayed as new PENDING messages; returns
+-- (dead_letter_id, message_id, topic) in dead letter id order.
+WITH picked AS MATERIALIZED (
+    SELECT d.id AS dead_letter_id, d.original_id, d.topic, d.payload, d.headers, d.priority,
+           d.max_retries, d.trace_id,
+           pg_catalog.nextval('mq.messages_id_seq'::pg_catalog.regclass) AS message_id
+    FROM mq.dead_letters d
+    WHERE d.id = ANY($1) AND NOT d.replayed
+    ORDER BY d.id
+    FOR UPDATE
+), inserted AS (
+    INSERT INTO mq.messages
+        (id, topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at,
+         updated_at)
+    SELECT message_id, topic, payload, headers, priority, max_retries, $2, trace_id, $2, $2
+    FROM picked
+), marked AS (
+    UPDATE mq.dead_letters d
+    SET replayed = true, replayed_at = $2, replayed_message_id = p.message_id
+    FROM picked p
+    WHERE d.id = p.dead_letter_id AND d.id = ANY($1)
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, message_id, topic, 'REPLAYED',
+           pg_catalog.jsonb_build_object('dead_letter_id', dead_letter_id,
+                                         'original_id', original_id),
+           $2
+    FROM picked
+)
+--}trace
+SELECT dead_letter_id, message_id, topic FROM picked ORDER BY dead_letter_id

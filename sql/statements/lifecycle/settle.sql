@@ -1,0 +1,51 @@
+-- Settles failed deliveries locked by lock_for_failure.sql or lock_expired.sql: back to
+-- PENDING (due at its next_retry_at), or FAILED with a dead letter when next_retry_at is
+-- NULL. retry_event names the trace event of a retry ('FAILED' or 'RECOVERED'). Returns each
+-- message's id, new status and topic.
+WITH outcome AS (
+    SELECT o.id, o.next_retry_at
+    FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::timestamptz[]))
+         AS o(id, next_retry_at)
+), settled AS (
+    UPDATE mq.messages m
+    SET status = CASE WHEN o.next_retry_at IS NULL THEN 'FAILED' ELSE 'PENDING' END,
+        retry_count = m.retry_count + 1,
+        next_retry_at = o.next_retry_at,
+        last_error = $3,
+        locked_until = NULL,
+        updated_at = $4
+    FROM outcome o
+    WHERE m.id = o.id AND m.id = ANY($1) AND m.status = 'PROCESSING'
+    RETURNING m.id, m.topic, m.payload, m.headers, m.priority, m.max_retries, m.trace_id,
+              m.retry_count, m.consumer_id, m.next_retry_at, m.status
+), dead AS (
+    INSERT INTO mq.dead_letters
+        (original_id, topic, payload, headers, priority, max_retries, trace_id, error_message,
+         retry_count, created_at)
+    SELECT id, topic, payload, headers, priority, max_retries, trace_id, $3, retry_count, $4
+    FROM settled
+    WHERE status = 'FAILED'
+    RETURNING id, original_id
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, CASE WHEN status = 'FAILED' THEN 'FAILED' ELSE $5 END,
+           pg_catalog.jsonb_build_object('error', $3, 'attempt', retry_count,
+                                         'consumer_id', consumer_id, 'next_retry_at', next_retry_at),
+           $4
+    FROM settled
+    UNION ALL
+    SELECT s.trace_id, s.id, s.topic, 'DEAD_LETTERED',
+           pg_catalog.jsonb_build_object('dead_letter_id', d.id, 'retry_count', s.retry_count),
+           $4
+    FROM settled s JOIN dead d ON d.original_id = s.id
+)
+--}trace
+, counted AS (
+    INSERT INTO mq.metric_counts (topic, failed, dead_lettered, counted_at)
+    SELECT topic, count(*), count(*) FILTER (WHERE status = 'FAILED'), $4
+    FROM settled
+    GROUP BY topic
+)
+SELECT id, status, topic FROM settled

@@ -1,0 +1,20 @@
+-- Deletes the topic's PENDING messages, writing a PURGED trace row for each; returns how many.
+-- Rows another session is changing at that moment (a message being failed back to PENDING,
+-- say) are skipped, not waited for: purge never waits, so it cannot deadlock with consumers
+-- that lock several messages.
+WITH doomed AS (
+    SELECT id FROM mq.messages WHERE topic = $1 AND status = 'PENDING'
+    FOR UPDATE SKIP LOCKED
+), purged AS (
+    DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id
+    RETURNING m.id, m.topic, m.trace_id, m.retry_count
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'PURGED',
+           pg_catalog.jsonb_build_object('retry_count', retry_count), $2
+    FROM purged
+)
+--}trace
+SELECT count(*) FROM purged

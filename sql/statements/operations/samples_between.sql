@@ -1,0 +1,7 @@
+-- The samples taken between two moments (inclusive), in the column layout of
+-- current_metrics.sql.
+SELECT topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
+       dead_letter_total, oldest_pending_age
+FROM mq.metric_samples
+WHERE sampled_at >= $1 AND sampled_at <= $2
+ORDER BY sampled_at, topic

@@ -1,0 +1,12 @@
+-- Records a snapshot with one sample per topic.
+WITH snapshot AS (
+    INSERT INTO mq.metric_snapshots (sampled_at) VALUES ($1)
+    ON CONFLICT (sampled_at) DO NOTHING
+    RETURNING sampled_at
+)
+INSERT INTO mq.metric_samples
+    (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
+     dead_letter_total, oldest_pending_age)
+SELECT m.topic, s.sampled_at, m.pending, m.delayed, m.processing, m.consumed_total,
+       m.failed_total, m.dead_letter_total, m.oldest_pending_age
+FROM snapshot s CROSS JOIN mq.current_metrics($1) m

@@ -1,0 +1,11 @@
+//! The SQL surface: every `mq_*` function, one file per family. Each checks its arguments
+//! (`mq_core::validation`), checks topic grants (`privileges`) and runs its statements.
+
+mod monitoring;
+mod operations;
+mod poll;
+pub mod privileges;
+mod publish;
+mod replay;
+mod settle;
+mod trace;

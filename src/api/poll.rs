@@ -1,0 +1,174 @@
+//! `mq_poll`: claim a batch of due messages of a topic.
+
+use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use pgrx::Uuid;
+
+use std::time::{Duration, Instant};
+
+use mq_core::capabilities::Capability;
+use mq_core::validation;
+
+use crate::api::privileges;
+use crate::engine::recovery;
+use crate::pg::jsonb::RawJsonb;
+use crate::pg::raise::OrRaise;
+use crate::pg::statements::Statement;
+use crate::pg::{clock, session, settings, wakeup};
+
+/// A claimed message, as mq_poll returns it.
+struct Polled {
+    id: i64,
+    topic: String,
+    payload: RawJsonb<'static>,
+    headers: Option<RawJsonb<'static>>,
+    priority: i32,
+    retry_count: i32,
+    max_retries: i32,
+    trace_id: Uuid,
+    published_at: TimestampWithTimeZone,
+    lease: Uuid,
+    /// When it became due, for ordering (microseconds since the Unix epoch).
+    due_micros: i64,
+}
+
+impl Polled {
+    #[allow(clippy::type_complexity)]
+    fn into_row(
+        self,
+    ) -> (
+        i64,
+        String,
+        RawJsonb<'static>,
+        Option<RawJsonb<'static>>,
+        i32,
+        i32,
+        i32,
+        Uuid,
+        TimestampWithTimeZone,
+        Uuid,
+    ) {
+        (
+            self.id,
+            self.topic,
+            self.payload,
+            self.headers,
+            self.priority,
+            self.retry_count,
+            self.max_retries,
+            self.trace_id,
+            self.published_at,
+            self.lease,
+        )
+    }
+}
+
+/// A waiting poll looks again at least this often, for messages that fall due (scheduled ones,
+/// retries) rather than being committed.
+const LONGEST_NAP: Duration = Duration::from_millis(500);
+
+/// Claims up to `batch_size` due messages of `topic` (highest priority first, then earliest
+/// due, then lowest id), marks them PROCESSING for `lock_timeout` and returns them, each with
+/// a fresh lease. Pollers never block each other and never receive a message whose lock is live.
+/// With `wait` > 0 and nothing due, it waits up to `wait` for a message to be committed.
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
+fn mq_poll(
+    topic: Option<&str>,
+    batch_size: default!(Option<i32>, 10),
+    lock_timeout: default!(Option<Interval>, "NULL"),
+    consumer_id: default!(Option<&str>, "NULL"),
+    wait: default!(Option<Interval>, "'0'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(id, i64),
+        name!(topic, String),
+        name!(payload, RawJsonb<'static>),
+        name!(headers, Option<RawJsonb<'static>>),
+        name!(priority, i32),
+        name!(retry_count, i32),
+        name!(max_retries, i32),
+        name!(trace_id, Uuid),
+        name!(published_at, TimestampWithTimeZone),
+        name!(lease, Uuid),
+    ),
+> {
+    let topic = validation::topic(topic).or_raise();
+    let batch_size = validation::batch_size(batch_size).or_raise();
+    validation::lock_timeout(lock_timeout.map(clock::parts)).or_raise();
+    let consumer_id = validation::consumer_id(consumer_id).or_raise();
+    let wait = validation::wait(wait.map(clock::parts)).or_raise();
+    let wait = Duration::from_micros(u64::try_from(wait.comparable_micros()).unwrap_or(u64::MAX));
+    let lock_timeout =
+        lock_timeout.unwrap_or_else(|| clock::millis_interval(settings::lock_timeout_ms()));
+    validation::fits_after_now(
+        "lock_timeout",
+        clock::now().into(),
+        clock::parts(lock_timeout),
+    )
+    .or_raise();
+    privileges::check_topic(Capability::Consumer, topic);
+    let consumer_id =
+        consumer_id.map_or_else(|| format!("pid:{}", session::backend_pid()), str::to_owned);
+
+    // None: a wait too long to represent, which is as good as forever.
+    let deadline = Instant::now().checked_add(wait);
+
+    loop {
+        // Read the wake-up generation before claiming, so a commit after the claim wakes us.
+        let mut waiter = wakeup::Waiter::new(topic);
+        let rows = claim(topic, batch_size, &consumer_id, lock_timeout);
+        let remaining =
+            deadline.map_or(LONGEST_NAP, |d| d.saturating_duration_since(Instant::now()));
+        if !rows.is_empty() || remaining.is_zero() {
+            return TableIterator::new(rows.into_iter().map(Polled::into_row));
+        }
+        waiter.sleep(remaining.min(LONGEST_NAP));
+    }
+}
+
+/// Claims a batch. Without the background worker (pg_mq not preloaded), first recovers the
+/// topic's expired locks itself; with it, the worker does that for every topic, and polls
+/// stay free of the extra scan.
+fn claim(topic: &str, batch_size: i32, consumer_id: &str, lock_timeout: Interval) -> Vec<Polled> {
+    Spi::connect_mut(|client| {
+        let now = clock::now();
+        if !wakeup::preloaded() {
+            recovery::recover_batch(client, Some(topic), now);
+        }
+        let rows = Statement::Claim.run(
+            client,
+            &[
+                topic.into(),
+                batch_size.into(),
+                consumer_id.into(),
+                lock_timeout.into(),
+                now.into(),
+            ],
+        );
+        let mut claimed: Vec<Polled> = rows
+            .iter()
+            .map(|row| Polled {
+                id: row.value("id"),
+                topic: row.value("topic"),
+                payload: row
+                    .jsonb("payload")
+                    .expect("payload is NOT NULL")
+                    .transfer(),
+                headers: row.jsonb("headers").map(RawJsonb::transfer),
+                priority: row.value("priority"),
+                retry_count: row.value("retry_count"),
+                max_retries: row.value("max_retries"),
+                trace_id: row.value("trace_id"),
+                published_at: row.value("created_at"),
+                lease: row.value("lease"),
+                due_micros: clock::unix_micros(row.value("due_at")),
+            })
+            .collect();
+        // Highest priority first, then earliest due, then lowest id.
+        claimed.sort_by_key(|p| (std::cmp::Reverse(p.priority), p.due_micros, p.id));
+        claimed
+    })
+}

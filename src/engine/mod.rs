@@ -1,0 +1,7 @@
+//! Queue operations made of several statements, shared by the SQL functions (src/api/) and
+//! the background worker (src/worker/).
+
+pub mod failure;
+pub mod recovery;
+pub mod retention;
+pub mod sampling;

@@ -1,0 +1,126 @@
+//! Per-backend copies of small pg_mq tables (grants today), read once and kept until the
+//! table changes, so the hot path reads configuration without a query.
+//!
+//! Each cached table has a statement-level trigger that queues a relcache invalidation of the
+//! table at every change (`mq.grants_changed()`); PostgreSQL delivers it to every backend when
+//! the change commits, and the callback registered here forgets that table's copy. A backend
+//! processes invalidations whenever it takes a lock it did not hold, which every pg_mq call
+//! does before it reads anything, so a call after the commit sees the change.
+//!
+//! Declare a cached table with [`cached_table!`]; read it with its `rows()`.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::rc::Rc;
+use std::thread::LocalKey;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// A copy of a table's rows, or none yet.
+pub type Slot<T> = RefCell<Option<Rc<[T]>>>;
+
+/// A cached table: its relation OID and how to forget its copy.
+type Registration = (pg_sys::Oid, fn());
+
+thread_local! {
+    /// The tables whose copies this backend holds.
+    static REGISTERED: RefCell<Vec<Registration>> = const { RefCell::new(Vec::new()) };
+    static CALLBACK_REGISTERED: RefCell<bool> = const { RefCell::new(false) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    let clear: Vec<fn()> = REGISTERED.with(|registered| {
+        registered
+            .borrow()
+            .iter()
+            .filter(|(oid, _)| relid == pg_sys::InvalidOid || relid == *oid)
+            .map(|(_, clear)| *clear)
+            .collect()
+    });
+    for clear in clear {
+        clear();
+    }
+}
+
+/// OID of `mq.<table>`, if it exists (a table may be missing in a database still at an older
+/// pg_mq version).
+pub fn relid(table: &CStr) -> Option<pg_sys::Oid> {
+    // SAFETY: catalog lookups by name, missing_ok; no allocation survives the call.
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"mq".as_ptr(), true);
+        if namespace == pg_sys::InvalidOid {
+            return None;
+        }
+        let relid = pg_sys::get_relname_relid(table.as_ptr(), namespace);
+        (relid != pg_sys::InvalidOid).then_some(relid)
+    }
+}
+
+fn register(relid: pg_sys::Oid, clear: fn()) {
+    CALLBACK_REGISTERED.with(|done| {
+        if !*done.borrow() {
+            // SAFETY: registers a callback for the rest of this backend's life.
+            unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0)) };
+            *done.borrow_mut() = true;
+        }
+    });
+    REGISTERED.with(|registered| {
+        let mut registered = registered.borrow_mut();
+        if !registered.iter().any(|(oid, _)| *oid == relid) {
+            registered.push((relid, clear));
+        }
+    });
+}
+
+/// The rows of `mq.<table>`: this backend's copy, or (on first use, or after a change) the
+/// rows `load` reads. No rows when the table does not exist.
+pub fn rows<T>(
+    slot: &'static LocalKey<Slot<T>>,
+    table: &CStr,
+    load: fn() -> Vec<T>,
+    clear: fn(),
+) -> Rc<[T]> {
+    if let Some(rows) = slot.with(|s| s.borrow().clone()) {
+        return rows;
+    }
+    let Some(relid) = relid(table) else {
+        return Rc::from(Vec::new());
+    };
+    register(relid, clear);
+    let rows: Rc<[T]> = Rc::from(load());
+    slot.with(|s| *s.borrow_mut() = Some(rows.clone()));
+    rows
+}
+
+/// Declares a module `$module` holding this backend's copy of table `mq.$table`, with
+/// `rows()` to read it; `$load` reads the rows (through SPI).
+macro_rules! cached_table {
+    ($vis:vis mod $module:ident: $row:ty = $table:literal, $load:path) => {
+        $vis mod $module {
+            use super::*;
+
+            thread_local! {
+                static SLOT: $crate::pg::catalog::Slot<$row> = const { std::cell::RefCell::new(None) };
+            }
+
+            fn clear() {
+                SLOT.with(|s| *s.borrow_mut() = None);
+            }
+
+            /// The table's rows (this backend's copy).
+            pub fn rows() -> std::rc::Rc<[$row]> {
+                $crate::pg::catalog::rows(&SLOT, $table, $load, clear)
+            }
+        }
+    };
+}
+pub(crate) use cached_table;
+
+/// Makes every backend forget its copy of relation `relid` when the current transaction
+/// commits (what the tables' change triggers call).
+pub fn invalidate_at_commit(relid: pg_sys::Oid) {
+    // SAFETY: queues a relcache invalidation, delivered to all backends at commit.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
+}

@@ -1,0 +1,58 @@
+//! The session a pg_mq call runs in: its backend, its role, and role lookups.
+
+use std::ffi::{CStr, CString};
+
+use pgrx::pg_sys;
+
+/// This backend's process id.
+pub fn backend_pid() -> i32 {
+    // SAFETY: MyProcPid is set once at backend start and only read here.
+    unsafe { pg_sys::MyProcPid }
+}
+
+/// The role a pg_mq call is made for: the session's current role (after SET ROLE). Inside a
+/// SECURITY DEFINER function `current_user` is the function's owner; the outer user is who
+/// called it from the session.
+pub fn calling_role() -> pg_sys::Oid {
+    // SAFETY: reads a backend global.
+    unsafe { pg_sys::GetOuterUserId() }
+}
+
+/// Whether `role` is a superuser.
+pub fn is_superuser_role(role: pg_sys::Oid) -> bool {
+    // SAFETY: a catalog lookup, cached by PostgreSQL.
+    unsafe { pg_sys::superuser_arg(role) }
+}
+
+/// Whether the current user (inside a function: its owner or the caller) is a superuser.
+pub fn current_user_is_superuser() -> bool {
+    // SAFETY: reads the current user's superuser flag (cached).
+    unsafe { pg_sys::superuser() }
+}
+
+/// Whether `member` has the privileges of `role` (is it, or a member of it).
+pub fn has_privileges_of(member: pg_sys::Oid, role: pg_sys::Oid) -> bool {
+    // SAFETY: catalog lookups for role membership, cached by PostgreSQL.
+    unsafe { pg_sys::has_privs_of_role(member, role) }
+}
+
+/// The name of `role` (its OID as text if it has none, e.g. after DROP ROLE).
+pub fn role_name(role: pg_sys::Oid) -> String {
+    // SAFETY: noerr lookup; the name is copied before the next catalog access.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        if name.is_null() {
+            format!("{}", role.to_u32())
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// The OID of the role named `name`, if it exists.
+pub fn role_oid(name: &str) -> Option<pg_sys::Oid> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: catalog lookup by name, missing_ok.
+    let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}

@@ -1,0 +1,238 @@
+//! Every SQL statement pg_mq runs at run time, and the per-backend cache of their prepared
+//! plans.
+//!
+//! Each statement is a SQL document of its own under sql/statements/, declared once below
+//! with its parameters (name and type, in `$n` order) and its result columns (read by name,
+//! see `spi::Row`). Adding a statement is one file and one declaration. The `statements`
+//! pg_test prepares every statement, in both trace modes, against the installed schema.
+//!
+//! Each statement is prepared once per backend as a generic plan (see `spi`) and reused; the
+//! plan cache replans it by itself when the tables change. Each lifecycle statement is one
+//! round trip: the state change, its dead letter, its counters and its trace rows are written
+//! by data-modifying CTEs in the same statement. With `pg_mq.trace = off` a second plan of each
+//! statement is used, prepared without the lines between `--trace{` and `--}trace` (or from a
+//! leaner `.untraced.sql` document of its own, for the hottest statements). Tables are qualified
+//! with their schema and the SQL functions calling these statements pin search_path to
+//! pg_catalog, so a caller's search_path cannot redirect a name.
+
+use std::cell::RefCell;
+
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys;
+use pgrx::spi::SpiClient;
+
+use crate::pg::settings;
+use crate::pg::spi::{Owned, Plan, Rows};
+
+/// Parameter types, by the names the declarations use.
+#[allow(dead_code)]
+mod ty {
+    use pgrx::pg_sys::{self, Oid};
+    pub const BOOL: Oid = pg_sys::BOOLOID;
+    pub const INT4: Oid = pg_sys::INT4OID;
+    pub const INT8: Oid = pg_sys::INT8OID;
+    pub const INT8_ARRAY: Oid = pg_sys::INT8ARRAYOID;
+    pub const INTERVAL: Oid = pg_sys::INTERVALOID;
+    pub const JSONB: Oid = pg_sys::JSONBOID;
+    pub const JSONB_ARRAY: Oid = pg_sys::JSONBARRAYOID;
+    pub const OID: Oid = pg_sys::OIDOID;
+    pub const TEXT: Oid = pg_sys::TEXTOID;
+    pub const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
+    pub const TIMESTAMPTZ: Oid = pg_sys::TIMESTAMPTZOID;
+    pub const TIMESTAMPTZ_ARRAY: Oid = pg_sys::TIMESTAMPTZARRAYOID;
+    pub const UUID: Oid = pg_sys::UUIDOID;
+    pub const UUID_ARRAY: Oid = pg_sys::UUIDARRAYOID;
+}
+
+/// Declares [`Statement`] from one list: each variant's SQL document (and, optionally, the
+/// lean document used with tracing off), parameters and result columns.
+macro_rules! statements {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $file:literal $(| $untraced:literal)?
+            ($($arg:ident: $ty:ident),* $(,)?) -> ($($column:ident),* $(,)?);
+    )+) => {
+        /// A runtime statement; see the module documentation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Statement {
+            $($(#[$doc])* $name),+
+        }
+
+        const STATEMENT_COUNT: usize = [$(Statement::$name),+].len();
+
+        impl Statement {
+            /// Every statement.
+            #[allow(dead_code)]
+            pub const ALL: [Statement; STATEMENT_COUNT] = [$(Statement::$name),+];
+
+            /// The path of the statement's document under sql/statements/.
+            pub fn file(self) -> &'static str {
+                match self {
+                    $(Statement::$name => $file),+
+                }
+            }
+
+            /// The statement's text, with its trace lines.
+            fn text(self) -> &'static str {
+                match self {
+                    $(Statement::$name => include_str!(concat!("../../sql/statements/", $file))),+
+                }
+            }
+
+            /// The lean document used when tracing is off, for statements that have one.
+            fn untraced_text(self) -> Option<&'static str> {
+                match self {
+                    $(Statement::$name => statements!(@untraced $($untraced)?)),+
+                }
+            }
+
+            /// The parameters' types, in `$n` order.
+            pub fn arg_types(self) -> &'static [pg_sys::Oid] {
+                match self {
+                    $(Statement::$name => &[$(ty::$ty),*]),+
+                }
+            }
+
+            /// The parameters' names, in `$n` order.
+            #[allow(dead_code)]
+            pub fn arg_names(self) -> &'static [&'static str] {
+                match self {
+                    $(Statement::$name => &[$(stringify!($arg)),*]),+
+                }
+            }
+
+            /// The result columns, in order.
+            pub fn columns(self) -> &'static [&'static str] {
+                match self {
+                    $(Statement::$name => &[$(stringify!($column)),*]),+
+                }
+            }
+        }
+    };
+    (@untraced) => { None };
+    (@untraced $file:literal) => { Some(include_str!(concat!("../../sql/statements/", $file))) };
+}
+
+statements! {
+    // The message lifecycle (sql/statements/lifecycle/).
+    Publish = "lifecycle/publish.sql" | "lifecycle/publish.untraced.sql"
+        (topic: TEXT, payload: JSONB, headers: JSONB, priority: INT4, max_retries: INT4,
+         execute_at: TIMESTAMPTZ, delay: INTERVAL, trace_id: UUID, now: TIMESTAMPTZ)
+        -> (id);
+    PublishBatch = "lifecycle/publish_batch.sql" | "lifecycle/publish_batch.untraced.sql"
+        (topic: TEXT, payloads: JSONB_ARRAY, headers: JSONB, priority: INT4, max_retries: INT4,
+         execute_at: TIMESTAMPTZ, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY)
+        -> (id);
+    Claim = "lifecycle/claim.sql" | "lifecycle/claim.untraced.sql"
+        (topic: TEXT, batch_size: INT4, consumer_id: TEXT, lock_timeout: INTERVAL,
+         now: TIMESTAMPTZ)
+        -> (id, topic, payload, headers, priority, retry_count, max_retries, trace_id,
+            created_at, lease, due_at);
+    Complete = "lifecycle/complete.sql" (id: INT8, lease: UUID, now: TIMESTAMPTZ) -> (id);
+    CompleteMany = "lifecycle/complete_many.sql" (ids: INT8_ARRAY, now: TIMESTAMPTZ) -> (count);
+    LockForFailure = "lifecycle/lock_for_failure.sql" (ids: INT8_ARRAY, lease: UUID)
+        -> (id, retry_count, max_retries);
+    LockExpired = "lifecycle/lock_expired.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
+        -> (id, retry_count, max_retries);
+    Settle = "lifecycle/settle.sql"
+        (ids: INT8_ARRAY, next_retry_at: TIMESTAMPTZ_ARRAY, error: TEXT, now: TIMESTAMPTZ,
+         retry_event: TEXT)
+        -> (id, status, topic);
+    Replay = "lifecycle/replay.sql" (dead_letter_ids: INT8_ARRAY, now: TIMESTAMPTZ)
+        -> (dead_letter_id, message_id, topic);
+    DeadLetterState = "lifecycle/dead_letter_state.sql" (id: INT8)
+        -> (replayed, replayed_message_id);
+    Trace = "lifecycle/trace.sql" (trace_id: UUID)
+        -> (event, message_id, topic, detail, created_at);
+
+    // Metrics, retention and purge (sql/statements/operations/).
+    FoldCounts = "operations/fold_counts.sql" (now: TIMESTAMPTZ) -> ();
+    CurrentMetrics = "operations/current_metrics.sql" (now: TIMESTAMPTZ, topic: TEXT)
+        -> (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
+            dead_letter_total, oldest_pending_age);
+    WindowBaseline = "operations/window_baseline.sql" (start: TIMESTAMPTZ, now: TIMESTAMPTZ)
+        -> (sampled_at);
+    TakeSample = "operations/take_sample.sql" (now: TIMESTAMPTZ) -> ();
+    PruneSamples = "operations/prune_samples.sql" (keep: INT4) -> ();
+    SnapshotsSince = "operations/snapshots_since.sql" (from: TIMESTAMPTZ) -> (sampled_at);
+    SamplesBetween = "operations/samples_between.sql" (from: TIMESTAMPTZ, until: TIMESTAMPTZ)
+        -> (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
+            dead_letter_total, oldest_pending_age);
+    CleanupMessages = "operations/cleanup_messages.sql"
+        (status: TEXT, cutoff: TIMESTAMPTZ, batch: INT4) -> (count);
+    CleanupDeadLetters = "operations/cleanup_dead_letters.sql" (cutoff: TIMESTAMPTZ, batch: INT4)
+        -> (count);
+    CleanupTraces = "operations/cleanup_traces.sql" (cutoff: TIMESTAMPTZ, batch: INT4)
+        -> (count);
+    Purge = "operations/purge.sql" (topic: TEXT, now: TIMESTAMPTZ) -> (count);
+    ExtensionVersion = "operations/extension_version.sql" () -> (extversion);
+
+    // Privileges (sql/statements/access/).
+    Grants = "access/grants.sql" () -> (role, capability, topic);
+    MessageTopics = "access/message_topics.sql" (ids: INT8_ARRAY) -> (topic);
+    RecordGrant = "access/record_grant.sql" (role: OID, capability: TEXT, topic: TEXT)
+        -> (recorded);
+    RemoveGrants = "access/remove_grants.sql" (role: OID, capability: TEXT, topic: TEXT)
+        -> (removed);
+    HeldCapabilities = "access/held_capabilities.sql" (role: OID) -> (capability);
+    ExtensionFunctionStatements = "access/extension_function_statements.sql"
+        (template: TEXT, functions: TEXT_ARRAY, role: TEXT) -> (statement);
+    ExtensionSchemaUsage = "access/extension_schema_usage.sql" (role: TEXT) -> (statement);
+    QuoteIdent = "access/quote_ident.sql" (identifier: TEXT) -> (quote_ident);
+}
+
+impl Statement {
+    /// The statement's text for a trace mode: with tracing off, its lean document if it has
+    /// one, else its text without the lines from `--trace{` to `--}trace`.
+    pub fn sql(self, trace: bool) -> String {
+        match (trace, self.untraced_text()) {
+            (true, _) => self.text().to_owned(),
+            (false, Some(untraced)) => untraced.to_owned(),
+            (false, None) => mq_core::sql_text::without_trace(self.text()),
+        }
+    }
+
+    /// Prepares the statement in a trace mode (what `run` does on first use).
+    pub fn prepare(self, client: &SpiClient<'_>, trace: bool) -> Plan {
+        Plan::prepare(
+            client,
+            self.file(),
+            &self.sql(trace),
+            self.arg_types(),
+            self.columns(),
+        )
+    }
+
+    /// Runs the statement with `args` (in the order of its declaration), preparing it on first
+    /// use in this backend, in the variant `pg_mq.trace` asks for.
+    pub fn run<'conn>(
+        self,
+        client: &mut SpiClient<'conn>,
+        args: &[DatumWithOid<'_>],
+    ) -> Rows<'conn> {
+        debug_assert_eq!(
+            args.len(),
+            self.arg_types().len(),
+            "{self:?} takes {:?}",
+            self.arg_names()
+        );
+        let trace = settings::TRACE.get();
+        PLANS.with(|plans| {
+            let mut plans = plans.borrow_mut();
+            let plan = plans[self as usize * 2 + usize::from(trace)]
+                .get_or_insert_with(|| self.prepare(client, trace));
+            plan.execute(client, args, self.columns())
+        })
+    }
+
+    /// Runs a statement that returns one row whose first column is not NULL; returns it.
+    pub fn run_scalar<T: Owned>(self, client: &mut SpiClient<'_>, args: &[DatumWithOid<'_>]) -> T {
+        self.run(client, args).scalar()
+    }
+}
+
+thread_local! {
+    /// Two plans per statement: without and with trace rows.
+    static PLANS: RefCell<[Option<Plan>; 2 * STATEMENT_COUNT]> =
+        const { RefCell::new([const { None }; 2 * STATEMENT_COUNT]) };
+}
