@@ -52,6 +52,27 @@ ensure_tools() {
     ensure_cargo_pgrx
 }
 
+# What the client tests need: PgBouncer, and the drivers of the examples in examples/ from the
+# package registries (psycopg 3 into target/clients/python, node-postgres into
+# examples/node/node_modules from its lock file).
+PSYCOPG_VERSION=3.3.9
+ensure_client_tools() {
+    APT_PACKAGES=(pgbouncer)
+    ensure_packages
+    command -v node >/dev/null && command -v npm >/dev/null ||
+        { echo "node and npm are needed for the Node.js example" >&2; exit 1; }
+    local python_dir="$ROOT/target/clients/python"
+    if ! PYTHONPATH="$python_dir" python3 -c "import psycopg, sys; sys.exit(psycopg.__version__ != '$PSYCOPG_VERSION')" 2>/dev/null; then
+        say "installing psycopg $PSYCOPG_VERSION for the Python example"
+        python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade \
+            --target "$python_dir" "psycopg[binary]==$PSYCOPG_VERSION"
+    fi
+    if [ ! -d "$ROOT/examples/node/node_modules/pg" ]; then
+        say "installing node-postgres for the Node.js example"
+        (cd "$ROOT/examples/node" && npm ci --no-audit --no-fund --silent)
+    fi
+}
+
 # Builds the extension (extra flags: --debug for a quick unoptimised build) and installs it
 # into Debian's PostgreSQL 15. Files are replaced, not overwritten in place, so servers that
 # have the old library loaded keep running on it (overwriting a loaded .so crashes them).

@@ -31,7 +31,8 @@ install_release_scripts
 say "tier 3: golden output and isolation specs"
 bash "$ROOT/scripts/golden.sh"
 
-say "tier 4: multi-session tests against live servers"
+say "tier 4: multi-session tests against live servers (and the client examples)"
+ensure_client_tools
 cargo test -p pg_mq_live_tests
 
 say "all test tiers passed"

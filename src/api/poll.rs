@@ -70,7 +70,9 @@ const LONGEST_NAP: Duration = Duration::from_millis(500);
 /// Claims up to `batch_size` due messages of `topic` (highest priority first, then earliest
 /// due, then lowest id), marks them PROCESSING for `lock_timeout` and returns them, each with
 /// a fresh lease. Pollers never block each other and never receive a message whose lock is live.
-/// With `wait` > 0 and nothing due, it waits up to `wait` for a message to be committed.
+/// With `wait` > 0 and nothing due, it waits up to `wait` for a message to be committed,
+/// looking at least every 500 ms whether its client is still connected (a poll whose client
+/// went away ends its backend and claims nothing).
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
@@ -116,16 +118,23 @@ fn mq_poll(
     // None: a wait too long to represent, which is as good as forever.
     let deadline = Instant::now().checked_add(wait);
 
+    let mut waited = false;
     loop {
         // Read the wake-up generation before claiming, so a commit after the claim wakes us.
         let mut waiter = wakeup::Waiter::new(topic);
         let rows = claim(topic, batch_size, &consumer_id, lock_timeout);
         let remaining =
             deadline.map_or(LONGEST_NAP, |d| d.saturating_duration_since(Instant::now()));
+        if waited {
+            // A client that went away while we waited must not receive (and so strand) the
+            // messages just claimed: ending the backend aborts the claim with its transaction.
+            session::exit_if_client_gone();
+        }
         if !rows.is_empty() || remaining.is_zero() {
             return TableIterator::new(rows.into_iter().map(Polled::into_row));
         }
         waiter.sleep(remaining.min(LONGEST_NAP));
+        waited = true;
     }
 }
 

@@ -75,8 +75,8 @@ fn fresh_trace_id(now: TimestampWithTimeZone) -> Uuid {
 }
 
 /// Publishes one message per element of `payloads` to `topic`, all with the same priority,
-/// schedule, retries and headers (each with a trace id of its own), in one statement; returns
-/// the new ids in array order. An empty array publishes nothing.
+/// schedule (`execute_at`, or now + `delay`), retries and headers (each with a trace id of its
+/// own), in one statement; returns the new ids in array order. An empty array publishes nothing.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_publish_batch(
@@ -86,6 +86,7 @@ fn mq_publish_batch(
     execute_at: default!(Option<TimestampWithTimeZone>, "NULL"),
     max_retries: default!(Option<i32>, "NULL"),
     headers: default!(Option<RawJsonb<'_>>, "NULL"),
+    delay: default!(Option<Interval>, "NULL"),
 ) -> SetOfIterator<'static, i64> {
     let topic = validation::topic(topic).or_raise();
     let payloads = validation::required("payloads", payloads).or_raise();
@@ -103,13 +104,16 @@ fn mq_publish_batch(
         settings::max_payload_size(),
     )
     .or_raise();
-    validation::schedule(execute_at.map(|t| t.is_finite()), None).or_raise();
+    validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
+    let now = clock::now();
+    if let Some(delay) = delay {
+        validation::fits_after_now("delay", now.into(), clock::parts(delay)).or_raise();
+    }
     privileges::check_topic(Capability::Producer, topic);
     if elements.is_empty() {
         return SetOfIterator::new(Vec::new());
     }
 
-    let now = clock::now();
     let trace_ids: Vec<Uuid> = (0..elements.len()).map(|_| fresh_trace_id(now)).collect();
     let ids: Vec<i64> = Spi::connect_mut(|client| {
         Statement::PublishBatch
@@ -122,6 +126,7 @@ fn mq_publish_batch(
                     priority.into(),
                     max_retries.into(),
                     execute_at.into(),
+                    delay.into(),
                     now.into(),
                     trace_ids.into(),
                 ],

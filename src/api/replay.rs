@@ -50,14 +50,13 @@ fn mq_replay_one(dead_letter_id: Option<i64>) -> i64 {
 
 /// Replays every listed dead letter that is not yet replayed and returns the new message ids,
 /// in dead letter id order. NULL elements, duplicates, unknown and already replayed ids are
-/// skipped.
-#[pg_extern(name = "mq_replay", security_definer)]
+/// skipped; a NULL or empty array replays nothing.
+#[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn mq_replay_many(dead_letter_ids: Option<IdArray>) -> SetOfIterator<'static, i64> {
-    let ids = validation::required("dead_letter_ids", dead_letter_ids).or_raise();
-    if ids.is_empty() {
+fn mq_replay_batch(dead_letter_ids: Option<IdArray>) -> SetOfIterator<'static, i64> {
+    let Some(ids) = dead_letter_ids.filter(|ids| !ids.is_empty()) else {
         return SetOfIterator::new(Vec::new());
-    }
+    };
     let replayed = Spi::connect_mut(|client| replay(client, ids.into()));
     SetOfIterator::new(replayed.into_iter().map(|(_, message_id)| message_id))
 }

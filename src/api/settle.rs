@@ -1,86 +1,222 @@
-//! `mq_complete` and `mq_fail`: how a consumer settles a delivery.
+//! `mq_complete`, `mq_fail`, their batch forms and `mq_extend`: how a consumer settles (or
+//! keeps) a delivery. Every form takes the delivery's lease, so a consumer whose lock expired
+//! cannot settle someone else's newer delivery of the same message, and an optional `topic`,
+//! checked when given (the message must be in it).
 
+use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
+use mq_core::backoff::RetryPolicy;
+use mq_core::batch::{self, Batch};
 use mq_core::capabilities::Capability;
+use mq_core::lifecycle::Status;
 use mq_core::validation;
 
 use crate::api::privileges;
 use crate::engine::failure::{self, RetryEvent};
-use crate::pg::arrays::IdArray;
 use crate::pg::raise::OrRaise;
 use crate::pg::statements::Statement;
 use crate::pg::{clock, settings};
 
+/// Checks the optional `topic` argument and the caller's consumer grant: for that topic when
+/// it is named (no query), else for the topics of the messages `ids`.
+fn check_consumer(topic: Option<&str>, ids: &[i64]) -> Option<String> {
+    match topic {
+        Some(topic) => {
+            let topic = validation::topic(Some(topic)).or_raise();
+            privileges::check_topic(Capability::Consumer, topic);
+            Some(topic.to_owned())
+        }
+        None => {
+            privileges::check_message_topics(Capability::Consumer, || ids.to_vec().into());
+            None
+        }
+    }
+}
+
+/// One row per element of a batch: its id and what it became (None: unchanged).
+type Report = Vec<(Option<i64>, Option<String>)>;
+
+fn report(batch: &Batch<Uuid>, outcome: impl Fn(i64) -> Option<String>) -> Report {
+    batch.report(outcome)
+}
+
 /// Marks message `id` COMPLETED. Returns true when this call completed it; false when the
-/// message is unknown, not PROCESSING, or `lease` is not its current delivery's lease. Without
-/// a lease it completes the current delivery, whoever holds it.
+/// message is unknown, not PROCESSING, not in `topic` (when given), or `lease` is not its
+/// current delivery's lease. Without a lease it completes the current delivery, whoever holds
+/// it.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn mq_complete(id: Option<i64>, lease: default!(Option<Uuid>, "NULL")) -> bool {
+fn mq_complete(
+    id: Option<i64>,
+    lease: default!(Option<Uuid>, "NULL"),
+    topic: default!(Option<&str>, "NULL"),
+) -> bool {
     let id = validation::required("id", id).or_raise();
-    privileges::check_message_topics(Capability::Consumer, || [id].as_slice().into());
+    let topic = check_consumer(topic, &[id]);
     Spi::connect_mut(|client| {
         !Statement::Complete
-            .run(client, &[id.into(), lease.into(), clock::now().into()])
+            .run(
+                client,
+                &[id.into(), lease.into(), topic.into(), clock::now().into()],
+            )
             .is_empty()
     })
 }
 
-/// Completes every listed message that is PROCESSING (whoever holds it) and returns how many.
-/// NULL elements and duplicates are ignored.
-#[pg_extern(name = "mq_complete", security_definer)]
+/// Completes each delivery `ids[i]` whose current lease is `leases[i]` (and that is in `topic`,
+/// when given), in one statement. Returns one row per element of `ids`, in order: the id and
+/// 'COMPLETED', or NULL when that element changed nothing (stale lease, not in flight, unknown,
+/// a repeated or NULL id). NULL or empty `ids` is an empty batch.
+#[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn mq_complete_many(ids: Option<IdArray>) -> i32 {
-    let ids = validation::required("ids", ids).or_raise();
-    if ids.is_empty() {
-        return 0;
+fn mq_complete_batch(
+    ids: Option<Vec<Option<i64>>>,
+    leases: Option<Vec<Option<Uuid>>>,
+    topic: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (name!(id, Option<i64>), name!(status, Option<String>))> {
+    let batch = batch::plan(ids, leases).or_raise();
+    if batch.is_empty() {
+        return TableIterator::new(report(&batch, |_| None));
     }
-    privileges::check_message_topics(Capability::Consumer, || ids.into());
-    let done = Spi::connect_mut(|client| {
-        Statement::CompleteMany.run_scalar::<i64>(client, &[ids.into(), clock::now().into()])
+    let topic = check_consumer(topic, &batch.ids);
+    let done: std::collections::HashSet<i64> = Spi::connect_mut(|client| {
+        Statement::CompleteBatch
+            .run(
+                client,
+                &[
+                    batch.ids.clone().into(),
+                    batch.leases.clone().into(),
+                    topic.into(),
+                    clock::now().into(),
+                ],
+            )
+            .iter()
+            .map(|row| row.value::<i64>("id"))
+            .collect()
     });
-    i32::try_from(done).unwrap_or(i32::MAX)
+    TableIterator::new(report(&batch, |id| {
+        done.contains(&id)
+            .then(|| Status::Completed.as_str().to_owned())
+    }))
 }
 
-/// Records `error` for message `id`. Returns 'PENDING' when it will be delivered again after
-/// its backoff, 'FAILED' when its retries are exhausted (it is then in mq.dead_letters), and
-/// NULL, changing nothing, when the message is unknown, not PROCESSING, or `lease` is stale.
+/// The retry policy of a failure report: `retry_in` when given, else the settings' backoff.
+fn policy(retry_in: Option<Interval>) -> RetryPolicy {
+    match validation::retry_in(retry_in.map(clock::parts)).or_raise() {
+        Some(delay) => {
+            let millis = i64::try_from(delay.comparable_micros() / 1_000).unwrap_or(i64::MAX);
+            validation::fits_after_now("retry_in", clock::now().into(), delay).or_raise();
+            RetryPolicy::fixed(millis)
+        }
+        None => settings::retry_policy(),
+    }
+}
+
+/// Settles the failed deliveries `ids` (with `leases`, None meaning any) that are in flight;
+/// returns each settled message's id and new status.
+fn fail(
+    ids: Vec<i64>,
+    leases: Vec<Option<Uuid>>,
+    topic: Option<String>,
+    error: Option<&str>,
+    policy: RetryPolicy,
+) -> Vec<(i64, Status)> {
+    Spi::connect_mut(|client| {
+        let locked =
+            Statement::LockForFailure.run(client, &[ids.into(), leases.into(), topic.into()]);
+        let decisions = failure::decide(locked, policy);
+        failure::settle(client, &decisions, error, RetryEvent::Failed, clock::now())
+            .into_iter()
+            .map(|settled| (settled.id, settled.status))
+            .collect()
+    })
+}
+
+/// Records `error` for message `id`. Returns the status it now has: 'PENDING' when it will be
+/// delivered again after its backoff (or after `retry_in`, when given: the attempt still
+/// counts), 'FAILED' when its retries are exhausted (it is then in mq.dead_letters); NULL,
+/// changing nothing, when the message is unknown, not PROCESSING, not in `topic` (when given),
+/// or `lease` is stale.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_fail(
     id: Option<i64>,
     error: default!(Option<&str>, "NULL"),
     lease: default!(Option<Uuid>, "NULL"),
+    retry_in: default!(Option<Interval>, "NULL"),
+    topic: default!(Option<&str>, "NULL"),
 ) -> Option<String> {
     let id = validation::required("id", id).or_raise();
-    privileges::check_message_topics(Capability::Consumer, || [id].as_slice().into());
-    Spi::connect_mut(|client| {
-        let locked = Statement::LockForFailure.run(client, &[[id].as_slice().into(), lease.into()]);
-        let decisions = failure::decide(locked, settings::retry_policy());
-        failure::settle(client, &decisions, error, RetryEvent::Failed, clock::now())
-            .into_iter()
-            .next()
-            .map(|settled| settled.status.as_str().to_owned())
-    })
+    let policy = policy(retry_in);
+    let topic = check_consumer(topic, &[id]);
+    fail(vec![id], vec![lease], topic, error, policy)
+        .into_iter()
+        .next()
+        .map(|(_, status)| status.as_str().to_owned())
 }
 
-/// Records `error` for every listed message that is PROCESSING (whoever holds it), each
-/// retried or dead-lettered by its own policy, and returns how many. NULL elements and
-/// duplicates are ignored.
-#[pg_extern(name = "mq_fail", security_definer)]
+/// Records `error` for each delivery `ids[i]` whose current lease is `leases[i]` (and that is
+/// in `topic`, when given), each retried or dead-lettered by its own policy (or after
+/// `retry_in`). Returns one row per element of `ids`, in order: the id and its new status, or
+/// NULL when that element changed nothing. NULL or empty `ids` is an empty batch.
+#[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn mq_fail_many(ids: Option<IdArray>, error: default!(Option<&str>, "NULL")) -> i32 {
-    let ids = validation::required("ids", ids).or_raise();
-    if ids.is_empty() {
-        return 0;
+fn mq_fail_batch(
+    ids: Option<Vec<Option<i64>>>,
+    leases: Option<Vec<Option<Uuid>>>,
+    error: default!(Option<&str>, "NULL"),
+    retry_in: default!(Option<Interval>, "NULL"),
+    topic: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (name!(id, Option<i64>), name!(status, Option<String>))> {
+    let batch = batch::plan(ids, leases).or_raise();
+    let policy = policy(retry_in);
+    if batch.is_empty() {
+        return TableIterator::new(report(&batch, |_| None));
     }
-    privileges::check_message_topics(Capability::Consumer, || ids.into());
-    let settled = Spi::connect_mut(|client| {
-        let locked = Statement::LockForFailure.run(client, &[ids.into(), None::<Uuid>.into()]);
-        let decisions = failure::decide(locked, settings::retry_policy());
-        failure::settle(client, &decisions, error, RetryEvent::Failed, clock::now()).len()
-    });
-    i32::try_from(settled).unwrap_or(i32::MAX)
+    let topic = check_consumer(topic, &batch.ids);
+    let leases = batch.leases.iter().copied().map(Some).collect();
+    let settled: std::collections::HashMap<i64, Status> =
+        fail(batch.ids.clone(), leases, topic, error, policy)
+            .into_iter()
+            .collect();
+    TableIterator::new(report(&batch, |id| {
+        settled.get(&id).map(|status| status.as_str().to_owned())
+    }))
+}
+
+/// Extends the lock of the current delivery of message `id` (the one `lease` was handed out
+/// with) to now + `extend_by`, never shortening it, and returns the new lock expiry; NULL,
+/// changing nothing, when the lease is stale (or the message is not in `topic`, when given).
+/// A consumer with a long job calls it as a heartbeat.
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn mq_extend(
+    id: Option<i64>,
+    lease: Option<Uuid>,
+    extend_by: Option<Interval>,
+    topic: default!(Option<&str>, "NULL"),
+) -> Option<TimestampWithTimeZone> {
+    let id = validation::required("id", id).or_raise();
+    let lease = validation::required("lease", lease).or_raise();
+    let extend_by_parts = validation::extend_by(extend_by.map(clock::parts)).or_raise();
+    let now = clock::now();
+    validation::fits_after_now("extend_by", now.into(), extend_by_parts).or_raise();
+    let topic = check_consumer(topic, &[id]);
+    Spi::connect_mut(|client| {
+        Statement::Extend
+            .run(
+                client,
+                &[
+                    id.into(),
+                    lease.into(),
+                    extend_by.into(),
+                    now.into(),
+                    topic.into(),
+                ],
+            )
+            .first()
+            .map(|row| row.value::<TimestampWithTimeZone>("locked_until"))
+    })
 }

@@ -44,8 +44,9 @@ pub fn decide(rows: Rows<'_>, policy: RetryPolicy) -> Vec<(i64, FailureOutcome)>
         .collect()
 }
 
-/// A settled message's new status (`PENDING` or `FAILED`).
+/// A settled message and its new status (`PENDING` or `FAILED`).
 pub struct Settled {
+    pub id: i64,
     pub status: Status,
 }
 
@@ -85,7 +86,10 @@ pub fn settle(
             if event == RetryEvent::Recovered && status == Status::Pending {
                 wakeup::notify_on_commit(&row.value::<String>("topic"));
             }
-            Settled { status }
+            Settled {
+                id: row.value("id"),
+                status,
+            }
         })
         .collect()
 }

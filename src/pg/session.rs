@@ -56,3 +56,30 @@ pub fn role_oid(name: &str) -> Option<pg_sys::Oid> {
     let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
     (oid != pg_sys::InvalidOid).then_some(oid)
 }
+
+// Not in pgrx's bindings (libpq/libpq.h); exported by the server since PostgreSQL 14.
+unsafe extern "C-unwind" {
+    fn pq_check_connection() -> bool;
+}
+
+/// Ends this backend with FATAL "connection to client lost" (aborting its transaction) if its
+/// client has closed the connection: what `client_connection_check_interval` does, checked
+/// here whatever that setting says. Does nothing outside a client backend.
+pub fn exit_if_client_gone() {
+    // SAFETY: MyProcPort and whereToSendOutput are backend globals; FeBeWaitSet, which
+    // pq_check_connection uses, exists exactly in backends with a remote client. An ERROR
+    // inside it is turned into a Rust panic by the guard. Setting the two flags is what the
+    // server's own check does (tcop/postgres.c), and the interrupt check then raises FATAL.
+    unsafe {
+        if pg_sys::MyProcPort.is_null()
+            || pg_sys::whereToSendOutput != pg_sys::CommandDest::DestRemote
+        {
+            return;
+        }
+        if !pg_sys::ffi::pg_guard_ffi_boundary(|| pq_check_connection()) {
+            pg_sys::ClientConnectionLost = 1;
+            pg_sys::InterruptPending = 1;
+        }
+    }
+    pgrx::pg_sys::check_for_interrupts!();
+}

@@ -121,16 +121,22 @@ statements! {
         -> (id);
     PublishBatch = "lifecycle/publish_batch.sql" | "lifecycle/publish_batch.untraced.sql"
         (topic: TEXT, payloads: JSONB_ARRAY, headers: JSONB, priority: INT4, max_retries: INT4,
-         execute_at: TIMESTAMPTZ, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY)
+         execute_at: TIMESTAMPTZ, delay: INTERVAL, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY)
         -> (id);
     Claim = "lifecycle/claim.sql" | "lifecycle/claim.untraced.sql"
         (topic: TEXT, batch_size: INT4, consumer_id: TEXT, lock_timeout: INTERVAL,
          now: TIMESTAMPTZ)
         -> (id, topic, payload, headers, priority, retry_count, max_retries, trace_id,
             created_at, lease, due_at);
-    Complete = "lifecycle/complete.sql" (id: INT8, lease: UUID, now: TIMESTAMPTZ) -> (id);
-    CompleteMany = "lifecycle/complete_many.sql" (ids: INT8_ARRAY, now: TIMESTAMPTZ) -> (count);
-    LockForFailure = "lifecycle/lock_for_failure.sql" (ids: INT8_ARRAY, lease: UUID)
+    Complete = "lifecycle/complete.sql" (id: INT8, lease: UUID, topic: TEXT, now: TIMESTAMPTZ)
+        -> (id);
+    CompleteBatch = "lifecycle/complete_batch.sql"
+        (ids: INT8_ARRAY, leases: UUID_ARRAY, topic: TEXT, now: TIMESTAMPTZ) -> (id);
+    Extend = "lifecycle/extend.sql"
+        (id: INT8, lease: UUID, extend_by: INTERVAL, now: TIMESTAMPTZ, topic: TEXT)
+        -> (locked_until);
+    LockForFailure = "lifecycle/lock_for_failure.sql"
+        (ids: INT8_ARRAY, leases: UUID_ARRAY, topic: TEXT)
         -> (id, retry_count, max_retries);
     LockExpired = "lifecycle/lock_expired.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
         -> (id, retry_count, max_retries);

@@ -4,7 +4,7 @@ use pgrx::prelude::*;
 
 #[pg_schema]
 mod tests {
-    use crate::pg_tests::{assert_rejected, events, one, run};
+    use crate::pg_tests::{assert_rejected, events, maybe, one, run};
     use pgrx::prelude::*;
 
     #[pg_test]
@@ -112,17 +112,36 @@ mod tests {
     }
 
     #[pg_test]
-    fn complete_many_counts_what_it_completed() {
+    fn complete_batch_completes_current_leases_and_reports_each_element() {
         run("SELECT mq_publish_batch('cm', array_fill('{}'::jsonb, ARRAY[5]))");
-        let polled = one::<Vec<i64>>("SELECT array_agg(id ORDER BY id) FROM mq_poll('cm', 4)");
+        run("CREATE TEMP TABLE cm_polled AS SELECT id, lease FROM mq_poll('cm', 4) ORDER BY id");
+        let polled = one::<Vec<i64>>("SELECT array_agg(id ORDER BY id) FROM cm_polled");
+        let lease = |i: usize| {
+            one::<String>(&format!(
+                "SELECT lease::text FROM cm_polled WHERE id = {}",
+                polled[i]
+            ))
+        };
         let pending =
             one::<i64>("SELECT id FROM mq.messages WHERE topic = 'cm' AND status = 'PENDING'");
-        let list = format!(
-            "ARRAY[{}, {}, NULL, {}, {pending}, 9223372036854775807]::bigint[]",
-            polled[0], polled[1], polled[0]
+        // In the caller's order: two current leases, a stale one, a NULL id, a repeat, a
+        // message not in flight and an unknown id.
+        let call = format!(
+            "SELECT array_agg(coalesce(status, '-') ORDER BY n) FROM mq_complete_batch(\
+                 ARRAY[{}, {}, {}, NULL, {}, {pending}, 9223372036854775807]::bigint[], \
+                 ARRAY['{}', '{}', gen_random_uuid(), gen_random_uuid(), '{}', gen_random_uuid(), gen_random_uuid()]::uuid[]) \
+             WITH ORDINALITY AS r(id, status, n)",
+            polled[1], polled[0], polled[2], polled[1], lease(1), lease(0), lease(1)
         );
-        assert_eq!(one::<i32>(&format!("SELECT mq_complete({list})")), 2);
-        assert_eq!(one::<i32>(&format!("SELECT mq_complete({list})")), 0);
+        assert_eq!(
+            one::<Vec<String>>(&call),
+            vec!["COMPLETED", "COMPLETED", "-", "-", "-", "-", "-"]
+        );
+        assert_eq!(
+            one::<Vec<String>>(&call),
+            vec!["-", "-", "-", "-", "-", "-", "-"],
+            "a second call changes nothing"
+        );
         assert_eq!(
             one::<i64>(
                 "SELECT count(*) FROM mq.messages WHERE topic = 'cm' AND status = 'COMPLETED'"
@@ -137,22 +156,84 @@ mod tests {
             one::<i64>("SELECT consumed_total FROM mq_metrics() WHERE topic = 'cm'"),
             2
         );
-        assert_eq!(one::<i32>("SELECT mq_complete('{}'::bigint[])"), 0);
-        assert_rejected("SELECT mq_complete(NULL::bigint[])", "22004", "\"ids\"");
+        // The stale one is still in flight with its own lease.
+        assert_eq!(
+            one::<String>(&format!(
+                "SELECT status FROM mq.messages WHERE id = {}",
+                polled[2]
+            )),
+            "PROCESSING"
+        );
     }
 
     #[pg_test]
-    fn fail_many_applies_each_messages_policy() {
+    fn an_empty_or_null_batch_is_empty() {
+        for call in [
+            "mq_complete_batch(NULL, NULL)",
+            "mq_complete_batch('{}', NULL)",
+            "mq_complete_batch(ARRAY[]::bigint[], ARRAY[]::uuid[])",
+            "mq_fail_batch(NULL, NULL, 'x')",
+            "mq_fail_batch('{}', '{}')",
+        ] {
+            assert_eq!(
+                one::<i64>(&format!("SELECT count(*) FROM {call}")),
+                0,
+                "{call}"
+            );
+        }
+        assert_eq!(one::<i64>("SELECT count(*) FROM mq_replay_batch(NULL)"), 0);
+        // The README's poll-and-ack of an idle poll: array_agg over no rows is NULL.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM mq_complete_batch(\
+                     (SELECT array_agg(id) FROM mq_poll('nothing-here')), \
+                     (SELECT array_agg(lease) FROM mq_poll('nothing-here')))"
+            ),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn batch_leases_must_match_the_ids() {
+        assert_rejected(
+            "SELECT * FROM mq_complete_batch(ARRAY[1, 2]::bigint[], NULL)",
+            "22004",
+            "\"leases\"",
+        );
+        assert_rejected(
+            "SELECT * FROM mq_complete_batch(ARRAY[1, 2]::bigint[], ARRAY[gen_random_uuid()])",
+            "22023",
+            "2 ids, 1 leases",
+        );
+        assert_rejected(
+            "SELECT * FROM mq_fail_batch(ARRAY[1, 2]::bigint[], ARRAY[gen_random_uuid(), NULL])",
+            "22004",
+            "element 2",
+        );
+        assert_rejected(
+            "SELECT * FROM mq_complete_batch(ARRAY[1]::bigint[], ARRAY[gen_random_uuid()], topic => 'a b')",
+            "22023",
+            "\"topic\"",
+        );
+    }
+
+    #[pg_test]
+    fn fail_batch_applies_each_messages_policy() {
         run("SET LOCAL pg_mq.retry_jitter = 0");
         let retry = one::<i64>("SELECT mq_publish('fm', '{}', max_retries => 3)");
         let dead = one::<i64>("SELECT mq_publish('fm', '{}', max_retries => 0)");
         let idle = one::<i64>("SELECT mq_publish('fm-idle', '{}')");
-        run("SELECT * FROM mq_poll('fm', 10)");
+        run("CREATE TEMP TABLE fm_polled AS SELECT id, lease FROM mq_poll('fm', 10)");
         assert_eq!(
-            one::<i32>(&format!(
-                "SELECT mq_fail(ARRAY[{retry}, {dead}, {idle}, NULL], 'bulk failure')"
+            one::<Vec<String>>(&format!(
+                "SELECT array_agg(coalesce(status, '-') ORDER BY n) FROM mq_fail_batch(\
+                     ARRAY[{retry}, {dead}, {idle}, NULL], \
+                     ARRAY[(SELECT lease FROM fm_polled WHERE id = {retry}), \
+                           (SELECT lease FROM fm_polled WHERE id = {dead}), \
+                           gen_random_uuid(), gen_random_uuid()], \
+                     'bulk failure') WITH ORDINALITY AS r(id, status, n)"
             )),
-            2
+            vec!["PENDING", "FAILED", "-", "-"]
         );
         let status =
             |id: i64| one::<String>(&format!("SELECT status FROM mq.messages WHERE id = {id}"));
@@ -169,7 +250,115 @@ mod tests {
             )),
             "bulk failure"
         );
-        assert_rejected("SELECT mq_fail(NULL::bigint[])", "22004", "\"ids\"");
+    }
+
+    #[pg_test]
+    fn fail_retry_in_sets_the_next_delivery_and_counts_the_attempt() {
+        let id = one::<i64>("SELECT mq_publish('ri', '{}', max_retries => 1)");
+        run("CREATE TEMP TABLE ri_polled AS SELECT id, lease FROM mq_poll('ri', 1)");
+        assert_eq!(
+            one::<String>(
+                "SELECT mq_fail(id, 'later', lease, retry_in => '10 minutes') FROM ri_polled"
+            ),
+            "PENDING"
+        );
+        assert!(one::<bool>(&format!(
+            "SELECT next_retry_at - updated_at = interval '10 minutes' AND retry_count = 1 \
+             FROM mq.messages WHERE id = {id}"
+        )));
+        // retry_in does not add attempts: the next failure dead-letters it.
+        run(&format!(
+            "UPDATE mq.messages SET next_retry_at = now() WHERE id = {id}"
+        ));
+        run("SELECT * FROM mq_poll('ri', 1)");
+        assert_eq!(
+            one::<String>(&format!("SELECT mq_fail({id}, 'again', retry_in => '0')")),
+            "FAILED"
+        );
+        assert_rejected(
+            &format!("SELECT mq_fail({id}, 'x', retry_in => '-1 second')"),
+            "22023",
+            "\"retry_in\"",
+        );
+    }
+
+    #[pg_test]
+    fn extend_moves_the_lock_of_the_current_delivery_only() {
+        let id = one::<i64>("SELECT mq_publish('ext', '{}')");
+        let lease =
+            one::<String>("SELECT lease::text FROM mq_poll('ext', 1, lock_timeout => '1 minute')");
+        let before = one::<bool>(&format!(
+            "SELECT locked_until < clock_timestamp() + interval '2 minutes' FROM mq.messages WHERE id = {id}"
+        ));
+        assert!(before);
+        run(&format!(
+            "CREATE TEMP TABLE extended AS SELECT mq_extend({id}, '{lease}', '1 hour') AS until"
+        ));
+        assert!(one::<bool>(&format!(
+            "SELECT e.until = m.locked_until AND m.locked_until > clock_timestamp() + interval '59 minutes' \
+             FROM extended e, mq.messages m WHERE m.id = {id}"
+        )));
+        // Never shortened.
+        assert!(one::<bool>(&format!(
+            "SELECT mq_extend({id}, '{lease}', '1 second') > clock_timestamp() + interval '59 minutes'"
+        )));
+        assert!(maybe::<pgrx::datum::TimestampWithTimeZone>(&format!(
+            "SELECT mq_extend({id}, gen_random_uuid(), '1 hour')"
+        ))
+        .is_none());
+        assert!(maybe::<pgrx::datum::TimestampWithTimeZone>(&format!(
+            "SELECT mq_extend({id}, '{lease}', '1 hour', topic => 'elsewhere')"
+        ))
+        .is_none());
+        assert_rejected(
+            &format!("SELECT mq_extend({id}, '{lease}', '0')"),
+            "22023",
+            "\"extend_by\"",
+        );
+        assert_rejected(
+            &format!("SELECT mq_extend({id}, NULL, '1 hour')"),
+            "22004",
+            "\"lease\"",
+        );
+        run(&format!("SELECT mq_complete({id}, '{lease}')"));
+        assert!(maybe::<pgrx::datum::TimestampWithTimeZone>(&format!(
+            "SELECT mq_extend({id}, '{lease}', '1 hour')"
+        ))
+        .is_none());
+    }
+
+    #[pg_test]
+    fn the_topic_argument_is_checked_when_given() {
+        let id = one::<i64>("SELECT mq_publish('named', '{}')");
+        let lease = one::<String>("SELECT lease::text FROM mq_poll('named', 1)");
+        assert!(!one::<bool>(&format!(
+            "SELECT mq_complete({id}, '{lease}', topic => 'other')"
+        )));
+        assert!(maybe::<String>(&format!(
+            "SELECT mq_fail({id}, 'x', '{lease}', topic => 'other')"
+        ))
+        .is_none());
+        assert!(one::<bool>(&format!(
+            "SELECT mq_complete({id}, '{lease}', topic => 'named')"
+        )));
+    }
+
+    #[pg_test]
+    fn publish_batch_takes_a_delay() {
+        run("SELECT mq_publish_batch('bd', ARRAY['{}', '{}']::jsonb[], delay => '1 hour')");
+        assert!(one::<bool>(
+            "SELECT bool_and(execute_at - created_at = interval '1 hour') FROM mq.messages WHERE topic = 'bd'"
+        ));
+        assert_rejected(
+            "SELECT mq_publish_batch('bd', ARRAY['{}']::jsonb[], execute_at => now(), delay => '1 minute')",
+            "22023",
+            "\"delay\"",
+        );
+        assert_rejected(
+            "SELECT mq_publish_batch('bd', ARRAY['{}']::jsonb[], delay => '-1 minute')",
+            "22023",
+            "\"delay\"",
+        );
     }
 
     #[pg_test]

@@ -151,7 +151,7 @@ mod tests {
         run("SELECT mq_grant('producer', 'mq_test_app')"); // again: nothing new
         assert!(can(publish_fn));
         assert!(can(
-            "mq_publish_batch(text,jsonb[],integer,timestamptz,integer,jsonb)"
+            "mq_publish_batch(text,jsonb[],integer,timestamptz,integer,jsonb,interval)"
         ));
         assert!(!can(poll_fn));
         assert_eq!(
@@ -161,9 +161,10 @@ mod tests {
 
         run("SELECT mq_grant('consumer', 'mq_test_app')");
         assert!(can(poll_fn));
-        assert!(can("mq_complete(bigint,uuid)"));
-        assert!(can("mq_complete(bigint[])"));
-        assert!(can("mq_fail(bigint[],text)"));
+        assert!(can("mq_complete(bigint,uuid,text)"));
+        assert!(can("mq_complete_batch(bigint[],uuid[],text)"));
+        assert!(can("mq_fail_batch(bigint[],uuid[],text,interval,text)"));
+        assert!(can("mq_extend(bigint,uuid,interval,text)"));
         assert!(!can("mq_replay(bigint)"));
 
         run("SELECT mq_revoke('producer', 'mq_test_app')");
@@ -226,13 +227,15 @@ mod tests {
         );
         assert_denied_as(
             "mq_test_orders",
-            &format!("SELECT mq_complete({payment}::bigint)"),
+            &format!("SELECT mq_complete({payment})"),
             "topic \"payments\"",
         );
         let order = publish("orders");
         assert_denied_as(
             "mq_test_orders",
-            &format!("SELECT mq_fail(ARRAY[{order}, {payment}], 'x')"),
+            &format!(
+                "SELECT * FROM mq_fail_batch(ARRAY[{order}, {payment}], ARRAY[gen_random_uuid(), gen_random_uuid()], 'x')"
+            ),
             "topic \"payments\"",
         );
         assert_eq!(
@@ -241,10 +244,21 @@ mod tests {
             )),
             "PENDING"
         );
+        // The topic named in the call is checked directly.
+        assert_denied_as(
+            "mq_test_orders",
+            &format!("SELECT mq_complete({order}, topic => 'payments')"),
+            "topic \"payments\"",
+        );
         assert_allowed_as("mq_test_orders", "SELECT * FROM mq_poll('orders', 10)");
+        let lease = one::<String>(&format!(
+            "SELECT lease::text FROM mq.messages WHERE id = {order}"
+        ));
         assert_allowed_as(
             "mq_test_orders",
-            &format!("SELECT mq_complete(ARRAY[{order}]::bigint[])"),
+            &format!(
+                "SELECT * FROM mq_complete_batch(ARRAY[{order}], ARRAY['{lease}']::uuid[], topic => 'orders')"
+            ),
         );
         assert_eq!(
             one::<String>(&format!(

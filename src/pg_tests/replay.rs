@@ -59,12 +59,7 @@ mod tests {
             "55000",
             &format!("replayed as message {new_id}"),
         );
-        assert_rejected("SELECT mq_replay(NULL::bigint)", "22004", "dead_letter_id");
-        assert_rejected(
-            "SELECT mq_replay(NULL::bigint[])",
-            "22004",
-            "dead_letter_ids",
-        );
+        assert_rejected("SELECT mq_replay(NULL)", "22004", "dead_letter_id");
     }
 
     #[pg_test]
@@ -74,7 +69,7 @@ mod tests {
         let c = dead_letter("batch");
         let first = one::<i64>(&format!("SELECT mq_replay({b})"));
         let ids = one::<Vec<i64>>(&format!(
-            "SELECT array_agg(r) FROM mq_replay(ARRAY[{c}, NULL, {a}, {b}, {a}, 9223372036854775807]) AS r"
+            "SELECT array_agg(r) FROM mq_replay_batch(ARRAY[{c}, NULL, {a}, {b}, {a}, 9223372036854775807]) AS r"
         ));
         assert_eq!(ids.len(), 2);
         assert!(!ids.contains(&first));
@@ -90,9 +85,6 @@ mod tests {
             ),
             0
         );
-        assert_eq!(
-            one::<i64>("SELECT count(*) FROM mq_replay('{}'::bigint[])"),
-            0
-        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM mq_replay_batch('{}')"), 0);
     }
 }

@@ -53,7 +53,10 @@ impl Session for PgMqSession {
             return Vec::new();
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        self.client.query_one(&self.complete, &[&ids]).unwrap();
+        let leases: Vec<uuid::Uuid> = rows.iter().map(|r| r.get(2)).collect();
+        self.client
+            .execute(&self.complete, &[&ids, &leases])
+            .unwrap();
         rows.iter().map(|r| (r.get(1), at)).collect()
     }
 
@@ -101,12 +104,14 @@ impl System for PgMq {
                 .prepare("SELECT count(*) FROM mq_publish_batch($1, $2::jsonb[])")
                 .unwrap(),
             poll: client
-                .prepare("SELECT id, payload FROM mq_poll($1, $2, consumer_id => $3)")
+                .prepare("SELECT id, payload, lease FROM mq_poll($1, $2, consumer_id => $3)")
                 .unwrap(),
             poll_wait: client
-                .prepare("SELECT id, payload FROM mq_poll($1, $2, consumer_id => $3, wait => $4::text::interval)")
+                .prepare("SELECT id, payload, lease FROM mq_poll($1, $2, consumer_id => $3, wait => $4::text::interval)")
                 .unwrap(),
-            complete: client.prepare("SELECT mq_complete($1::bigint[])").unwrap(),
+            complete: client
+                .prepare("SELECT count(status) FROM mq_complete_batch($1, $2)")
+                .unwrap(),
             client,
             topic: queue.to_owned(),
             consumer: format!("bench-{index}"),

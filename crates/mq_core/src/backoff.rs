@@ -11,6 +11,17 @@ pub struct RetryPolicy {
     pub jitter: f64,
 }
 
+impl RetryPolicy {
+    /// The same delay before every retry, without jitter (`mq_fail(..., retry_in => ...)`).
+    pub fn fixed(delay_ms: i64) -> RetryPolicy {
+        RetryPolicy {
+            base_delay_ms: delay_ms,
+            max_delay_ms: delay_ms,
+            jitter: 0.0,
+        }
+    }
+}
+
 /// The fate of a message after a failed delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureOutcome {
@@ -171,6 +182,22 @@ mod tests {
         assert_eq!(
             on_failure(0, 0, DEFAULTS, 0.0),
             FailureOutcome::DeadLetter { retry_count: 1 }
+        );
+    }
+
+    #[test]
+    fn a_fixed_delay_overrides_the_backoff_but_still_counts_the_attempt() {
+        let fixed = RetryPolicy::fixed(45_000);
+        assert_eq!(
+            on_failure(3, 5, fixed, 0.9),
+            FailureOutcome::Retry {
+                retry_count: 4,
+                delay_ms: 45_000
+            }
+        );
+        assert_eq!(
+            on_failure(5, 5, fixed, 0.0),
+            FailureOutcome::DeadLetter { retry_count: 6 }
         );
     }
 

@@ -20,7 +20,14 @@ pub enum Capability {
 }
 
 const PRODUCER_FUNCTIONS: &[&str] = &["mq_publish", "mq_publish_batch"];
-const CONSUMER_FUNCTIONS: &[&str] = &["mq_poll", "mq_complete", "mq_fail"];
+const CONSUMER_FUNCTIONS: &[&str] = &[
+    "mq_poll",
+    "mq_complete",
+    "mq_complete_batch",
+    "mq_fail",
+    "mq_fail_batch",
+    "mq_extend",
+];
 const MONITOR_FUNCTIONS: &[&str] = &[
     "mq_metrics",
     "mq_metrics_prometheus",
@@ -34,6 +41,7 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_depth",
     "mq_metrics_sample",
     "mq_replay",
+    "mq_replay_batch",
     "mq_purge",
     "mq_cleanup",
     "mq_recover",

@@ -18,7 +18,8 @@ pub enum SqlState {
     ProgramLimitExceeded,
     /// P0002 `no_data_found`: the dead letter to replay does not exist.
     NoDataFound,
-    /// 55000 `object_not_in_prerequisite_state`: the dead letter was already replayed.
+    /// 55000 `object_not_in_prerequisite_state`: the dead letter was already replayed, or a
+    /// function of an older release is called before the extension is updated.
     ObjectNotInPrerequisiteState,
     /// 42501 `insufficient_privilege`: the caller may not use this topic, or grant capabilities.
     InsufficientPrivilege,
@@ -92,6 +93,12 @@ pub enum MqError {
         argument: &'static str,
         role: String,
     },
+    /// A function of an older release was called after the library was updated and before
+    /// `ALTER EXTENSION pg_mq UPDATE`.
+    RemovedFunction {
+        function: &'static str,
+        replacement: &'static str,
+    },
 }
 
 impl MqError {
@@ -113,7 +120,9 @@ impl MqError {
             }
             MqError::PayloadTooLarge { .. } => SqlState::ProgramLimitExceeded,
             MqError::DeadLetterNotFound { .. } => SqlState::NoDataFound,
-            MqError::DeadLetterAlreadyReplayed { .. } => SqlState::ObjectNotInPrerequisiteState,
+            MqError::DeadLetterAlreadyReplayed { .. } | MqError::RemovedFunction { .. } => {
+                SqlState::ObjectNotInPrerequisiteState
+            }
             MqError::TopicNotGranted { .. } | MqError::SuperuserRequired { .. } => {
                 SqlState::InsufficientPrivilege
             }
@@ -151,6 +160,9 @@ impl MqError {
                     .to_owned(),
             ),
             MqError::UnknownRole { .. } => Some("Create the role first: CREATE ROLE ...;".to_owned()),
+            MqError::RemovedFunction { replacement, .. } => Some(format!(
+                "Run ALTER EXTENSION pg_mq UPDATE, then call {replacement}."
+            )),
             MqError::NullArgument { .. } | MqError::NullElement { .. } => None,
         }
     }
@@ -226,6 +238,10 @@ impl fmt::Display for MqError {
             MqError::UnknownRole { argument, role } => {
                 write!(f, "argument \"{argument}\": role {role:?} does not exist")
             }
+            MqError::RemovedFunction { function, .. } => write!(
+                f,
+                "{function} belongs to an older release of pg_mq, and the extension in this database has not been updated to the installed library"
+            ),
         }
     }
 }

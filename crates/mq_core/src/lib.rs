@@ -3,6 +3,7 @@
 //! - [`error`]: every error a caller can provoke, with its SQLSTATE (the README's Errors table)
 //! - [`validation`]: argument checks of the SQL functions
 //! - [`backoff`]: retry delays and the retry / dead-letter decision
+//! - [`batch`]: ids matched with leases for batch acknowledgements
 //! - [`capabilities`]: who may call what, and the topic-grant rule
 //! - [`lifecycle`]: the names of message statuses and trace events
 //! - [`settings`]: the `pg_mq.*` settings, declared once
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod batch;
 pub mod capabilities;
 pub mod dashboard;
 pub mod error;

@@ -225,6 +225,25 @@ pub fn lock_timeout(lock_timeout: Option<IntervalParts>) -> Result<Option<Interv
     }
 }
 
+/// `retry_in` of `mq_fail`: NULL keeps the backoff; otherwise zero or more.
+pub fn retry_in(retry_in: Option<IntervalParts>) -> Result<Option<IntervalParts>, MqError> {
+    match retry_in {
+        Some(t) if t.comparable_micros() < 0 => {
+            Err(MqError::invalid("retry_in", "must not be negative"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `extend_by` of `mq_extend`: required and longer than zero.
+pub fn extend_by(extend_by: Option<IntervalParts>) -> Result<IntervalParts, MqError> {
+    let extend_by = required("extend_by", extend_by)?;
+    if extend_by.comparable_micros() <= 0 {
+        return Err(MqError::invalid("extend_by", "must be longer than zero"));
+    }
+    Ok(extend_by)
+}
+
 /// `consumer_id` of `mq_poll`: at most 255 characters.
 pub fn consumer_id(consumer_id: Option<&str>) -> Result<Option<&str>, MqError> {
     match consumer_id {
@@ -459,6 +478,22 @@ mod tests {
         );
         assert_eq!(
             state(lock_timeout(Some(iv(0, -1, 0)))),
+            SqlState::InvalidParameterValue
+        );
+    }
+
+    #[test]
+    fn retry_in_and_extend_by() {
+        assert_eq!(retry_in(None), Ok(None));
+        assert_eq!(retry_in(Some(iv(0, 0, 0))), Ok(Some(iv(0, 0, 0))));
+        assert_eq!(
+            state(retry_in(Some(iv(0, 0, -1)))),
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(extend_by(Some(iv(0, 0, 1))), Ok(iv(0, 0, 1)));
+        assert_eq!(state(extend_by(None)), SqlState::NullValueNotAllowed);
+        assert_eq!(
+            state(extend_by(Some(iv(0, 0, 0)))),
             SqlState::InvalidParameterValue
         );
     }

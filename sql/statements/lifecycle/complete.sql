@@ -1,9 +1,11 @@
 -- Completes a PROCESSING message (with the lease of its current delivery, or any when the
--- lease is NULL); returns its id when completed, and counts the completion for the metrics.
+-- lease is NULL; in the topic named, when one is); returns its id when completed, and counts
+-- the completion for the metrics.
 WITH done AS (
     UPDATE mq.messages
-    SET status = 'COMPLETED', locked_until = NULL, updated_at = $3
+    SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
     WHERE id = $1 AND status = 'PROCESSING' AND ($2::uuid IS NULL OR lease = $2)
+      AND ($3::text IS NULL OR topic = $3)
     RETURNING id, topic, trace_id, consumer_id, retry_count
 )
 --trace{
@@ -11,12 +13,12 @@ WITH done AS (
     INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
     SELECT trace_id, id, topic, 'COMPLETED',
            pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1),
-           $3
+           $4
     FROM done
 )
 --}trace
 , counted AS (
     INSERT INTO mq.metric_counts (topic, consumed, counted_at)
-    SELECT topic, count(*), $3 FROM done GROUP BY topic
+    SELECT topic, count(*), $4 FROM done GROUP BY topic
 )
 SELECT id FROM done

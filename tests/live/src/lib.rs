@@ -46,6 +46,17 @@ impl Cluster {
     /// Like `start`; with `preload` false pg_mq is not in shared_preload_libraries (no
     /// background worker, no shared memory) and is loaded by each session on first use.
     pub fn start_with(name: &str, extra_conf: &[&str], preload: bool) -> Cluster {
+        Cluster::start_on(name, extra_conf, preload, None)
+    }
+
+    /// Like `start_with`; with `tcp_port` the server also listens on 127.0.0.1 at that port
+    /// (for clients that connect over TCP: PgBouncer, the Python and Node examples).
+    pub fn start_on(
+        name: &str,
+        extra_conf: &[&str],
+        preload: bool,
+        tcp_port: Option<u16>,
+    ) -> Cluster {
         check_extension_installed();
         let dir = std::env::temp_dir().join(format!("pg_mq-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -56,7 +67,7 @@ impl Cluster {
         }
         let cluster = Cluster {
             dir,
-            port: 5432,
+            port: tcp_port.unwrap_or(5432),
             as_postgres,
         };
         cluster.run_pg_tool(
@@ -71,8 +82,9 @@ impl Cluster {
                 cluster.data_dir().to_str().unwrap(),
             ],
         );
+        let listen = if tcp_port.is_some() { "127.0.0.1" } else { "" };
         let mut conf = vec![
-            "listen_addresses = ''".to_owned(),
+            format!("listen_addresses = '{listen}'"),
             format!("unix_socket_directories = '{}'", cluster.dir.display()),
             format!("port = {}", cluster.port),
             format!(
@@ -326,6 +338,11 @@ pub type Test = (&'static str, fn(&Cluster));
 /// Runs `tests` against one cluster started with `extra_conf`, like a tiny libtest: arguments
 /// on the command line filter by substring. Exits non-zero if any test failed.
 pub fn run_suite(suite: &str, extra_conf: &[&str], tests: &[Test]) {
+    run_suite_on(suite, extra_conf, None, tests)
+}
+
+/// Like `run_suite`, with the cluster also listening on 127.0.0.1 at `tcp_port`.
+pub fn run_suite_on(suite: &str, extra_conf: &[&str], tcp_port: Option<u16>, tests: &[Test]) {
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -338,7 +355,7 @@ pub fn run_suite(suite: &str, extra_conf: &[&str], tests: &[Test]) {
     if selected.is_empty() {
         return;
     }
-    let cluster = Cluster::start(suite, extra_conf);
+    let cluster = Cluster::start_on(suite, extra_conf, true, tcp_port);
     let mut failed = Vec::new();
     for (name, test) in selected {
         let started = Instant::now();

@@ -874,8 +874,8 @@ enum Settle {
         error: Option<String>,
         lease: LeaseArg,
     },
-    CompleteMany(Option<Vec<Target>>),
-    FailMany(Option<Vec<Target>>, Option<String>),
+    CompleteBatch(Option<Vec<(Target, LeaseArg)>>),
+    FailBatch(Option<Vec<(Target, LeaseArg)>>, Option<String>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -905,7 +905,8 @@ fn lease_arg() -> impl Strategy<Value = LeaseArg> {
 
 fn settle_case() -> impl Strategy<Value = Settle> {
     let error = || proptest::option::of("\\PC{0,300}");
-    let many = || proptest::option::weighted(0.95, prop::collection::vec(target(), 0..12));
+    let many =
+        || proptest::option::weighted(0.95, prop::collection::vec((target(), lease_arg()), 0..12));
     prop_oneof![
         (target(), lease_arg()).prop_map(|(id, lease)| Settle::Complete { id, lease }),
         (target(), error(), lease_arg()).prop_map(|(id, error, lease)| Settle::Fail {
@@ -913,13 +914,17 @@ fn settle_case() -> impl Strategy<Value = Settle> {
             error,
             lease
         }),
-        many().prop_map(Settle::CompleteMany),
-        (many(), error()).prop_map(|(ids, error)| Settle::FailMany(ids, error)),
+        many().prop_map(Settle::CompleteBatch),
+        (many(), error()).prop_map(|(ids, error)| Settle::FailBatch(ids, error)),
     ]
 }
 
 /// A message of the table standing for a target: (id, status, lease, retry_count, max_retries).
 type Message = (i64, String, Option<uuid::Uuid>, i32, i32);
+
+/// A batch element: the message (None: a NULL id), the lease passed (None: NULL), and whether
+/// that lease is the message's current one.
+type BatchElement = (Option<Message>, Option<String>, bool);
 
 fn resolve(client: &mut Client, target: Target) -> Option<Message> {
     let (status, pick) = match target {
@@ -1018,41 +1023,93 @@ fn settle_sweep(cluster: &Cluster) {
                     };
                     prop_assert_eq!(outcome.as_deref(), should, "{}", sql);
                 }
-                Settle::CompleteMany(ref targets) | Settle::FailMany(ref targets, _) => {
-                    let fail = matches!(case, Settle::FailMany(..));
-                    let messages: Option<Vec<Option<Message>>> = targets
-                        .as_ref()
-                        .map(|t| t.iter().map(|t| resolve(client, *t)).collect());
-                    let array = messages.as_ref().map_or("NULL::bigint[]".into(), |ms| {
-                        format!(
-                            "ARRAY[{}]::bigint[]",
-                            ms.iter().map(id_sql).collect::<Vec<_>>().join(", ")
-                        )
+                Settle::CompleteBatch(ref targets) | Settle::FailBatch(ref targets, _) => {
+                    let fail = matches!(case, Settle::FailBatch(..));
+                    // Each element: the message (None: a NULL id), its lease text, and whether
+                    // that lease is the current one. A NULL lease element is refused.
+                    let elements: Option<Vec<BatchElement>> = targets.as_ref().map(|t| {
+                        t.iter()
+                            .map(|(target, lease)| {
+                                let message = resolve(client, *target);
+                                let current = message.as_ref().and_then(|m| m.2);
+                                match (lease, current) {
+                                    (LeaseArg::None, _) => (message, None, false),
+                                    (LeaseArg::Current, Some(l)) => {
+                                        (message, Some(format!("'{l}'")), true)
+                                    }
+                                    (LeaseArg::Current, None) | (LeaseArg::Random(_), _) => {
+                                        let r = match lease {
+                                            LeaseArg::Random(r) => *r,
+                                            _ => 1,
+                                        };
+                                        let random = uuid::Uuid::from_u128(r);
+                                        let ok = current == Some(random);
+                                        (message, Some(format!("'{random}'")), ok)
+                                    }
+                                }
+                            })
+                            .collect()
                     });
+                    let (ids, leases) = match &elements {
+                        None => ("NULL::bigint[]".to_owned(), "NULL::uuid[]".to_owned()),
+                        Some(es) => (
+                            format!(
+                                "ARRAY[{}]::bigint[]",
+                                es.iter()
+                                    .map(|e| id_sql(&e.0))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            format!(
+                                "ARRAY[{}]::uuid[]",
+                                es.iter()
+                                    .map(|e| e.1.clone().unwrap_or_else(|| "NULL".into()))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
+                    };
                     let sql = if fail {
                         let error = match &case {
-                            Settle::FailMany(_, e) => e.as_deref().map_or("NULL::text".into(), lit),
+                            Settle::FailBatch(_, e) => {
+                                e.as_deref().map_or("NULL::text".into(), lit)
+                            }
                             _ => unreachable!(),
                         };
-                        format!("SELECT mq_fail({array}, {error})")
+                        format!("SELECT status FROM mq_fail_batch({ids}, {leases}, {error})")
                     } else {
-                        format!("SELECT mq_complete({array})")
+                        format!("SELECT status FROM mq_complete_batch({ids}, {leases})")
                     };
-                    let expected = messages.is_none().then_some("22004");
+                    let expected = elements
+                        .as_ref()
+                        .is_some_and(|es| es.iter().any(|e| e.1.is_none()))
+                        .then_some("22004");
                     let Some(rows) = call(client, &sql, expected)? else {
                         return Ok(());
                     };
-                    let count: i32 = rows[0].get(0);
-                    let mut processing: Vec<i64> = messages
-                        .unwrap()
-                        .into_iter()
-                        .flatten()
-                        .filter(|m| m.1 == "PROCESSING")
-                        .map(|m| m.0)
+                    let got: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
+                    let mut seen = std::collections::HashSet::new();
+                    let should: Vec<Option<String>> = elements
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|(message, _, current)| {
+                            let m = message.as_ref()?;
+                            if !seen.insert(m.0) || m.1 != "PROCESSING" || !current {
+                                return None;
+                            }
+                            Some(
+                                if !fail {
+                                    "COMPLETED"
+                                } else if m.3 + 1 > m.4 {
+                                    "FAILED"
+                                } else {
+                                    "PENDING"
+                                }
+                                .to_owned(),
+                            )
+                        })
                         .collect();
-                    processing.sort_unstable();
-                    processing.dedup();
-                    prop_assert_eq!(count as usize, processing.len(), "{}", sql);
+                    prop_assert_eq!(got, should, "{}", sql);
                 }
             }
             Ok(())
@@ -1116,7 +1173,7 @@ fn replay_sweep(cluster: &Cluster) {
         .batch_execute(
             "SELECT mq_publish_batch('bi-dead', array_agg(jsonb_build_object('n', g)), max_retries => 0) \
                FROM generate_series(1, 1500) g;
-             SELECT mq_fail(array_agg(id), 'sweep') FROM mq_poll('bi-dead', 1500);",
+             SELECT count(mq_fail(id, 'sweep')) FROM mq_poll('bi-dead', 1500);",
         )
         .unwrap();
     let strategy = prop_oneof![
@@ -1160,7 +1217,7 @@ fn replay_sweep(cluster: &Cluster) {
                         .as_ref()
                         .map(|t| t.iter().map(|t| dead_letter(client, *t)).collect());
                     let sql = format!(
-                        "SELECT * FROM mq_replay({})",
+                        "SELECT * FROM mq_replay_batch({})",
                         letters
                             .as_ref()
                             .map_or("NULL::bigint[]".into(), |ls| format!(
@@ -1171,10 +1228,10 @@ fn replay_sweep(cluster: &Cluster) {
                                     .join(", ")
                             ))
                     );
-                    let expected = letters.is_none().then_some("22004");
-                    if let Some(rows) = call(client, &sql, expected)? {
+                    // NULL is an empty batch.
+                    if let Some(rows) = call(client, &sql, None)? {
                         let mut fresh: Vec<i64> = letters
-                            .unwrap()
+                            .unwrap_or_default()
                             .into_iter()
                             .flatten()
                             .filter(|l| l.1 == Some(false))

@@ -142,15 +142,19 @@ fn consume_in_transaction(
 ) -> Result<(), postgres::Error> {
     let mut tx = client.transaction()?;
     let rows = tx.query(
-        "SELECT id FROM mq_poll('crash', 20, lock_timeout => '1 second', wait => '200 milliseconds')",
+        "SELECT id, lease FROM mq_poll('crash', 20, lock_timeout => '1 second', wait => '200 milliseconds')",
         &[],
     )?;
     let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let leases: Vec<uuid::Uuid> = rows.iter().map(|r| r.get(1)).collect();
     if ids.is_empty() {
         return tx.commit();
     }
-    let done: i32 = tx
-        .query_one("SELECT mq_complete($1::bigint[])", &[&ids])?
+    let done: i64 = tx
+        .query_one(
+            "SELECT count(status) FROM mq_complete_batch($1, $2)",
+            &[&ids, &leases],
+        )?
         .get(0);
     assert_eq!(done as usize, ids.len(), "a claimed batch completes whole");
     match tx.commit() {
@@ -694,7 +698,7 @@ fn race_consume(
                     ledger.lock().unwrap().completed += 1;
                 }
             }
-            50..=64 => to_complete.push(id),
+            50..=64 => to_complete.push((id, lease)),
             65..=89 => {
                 let outcome: Option<String> = client
                     .query_one("SELECT mq_fail($1, 'race', $2)", &[&id, &lease])?
@@ -707,8 +711,12 @@ fn race_consume(
         }
     }
     if !to_complete.is_empty() {
-        let done: i32 = client
-            .query_one("SELECT mq_complete($1::bigint[])", &[&to_complete])?
+        let (ids, leases): (Vec<i64>, Vec<Uuid>) = to_complete.into_iter().unzip();
+        let done: i64 = client
+            .query_one(
+                "SELECT count(status) FROM mq_complete_batch($1, $2)",
+                &[&ids, &leases],
+            )?
             .get(0);
         ledger.lock().unwrap().completed += done as u64;
     }
@@ -722,7 +730,7 @@ fn race_replay(
 ) -> Result<(), postgres::Error> {
     if rng.chance(70) {
         let rows = client.query(
-            "SELECT * FROM mq_replay(ARRAY(SELECT id FROM mq.dead_letters \
+            "SELECT * FROM mq_replay_batch(ARRAY(SELECT id FROM mq.dead_letters \
               WHERE topic = 'race' AND NOT replayed ORDER BY random() LIMIT 20))",
             &[],
         )?;

@@ -108,6 +108,107 @@ fn load_queue(client: &mut Client) -> (i64, uuid::Uuid) {
     (row.get(0), row.get(1))
 }
 
+/// A live queue in the previous release's tables, written as that release would have left it
+/// (its functions run on this library only as far as their arguments are unchanged, so the
+/// rows are inserted directly): messages pending, scheduled, retrying, in flight, with an
+/// expired lock, completed and failed; dead letters, one replayed; trace rows of every event;
+/// counters, a snapshot and its samples; a consumer grant. Returns the message in flight and
+/// its lease.
+fn load_previous_queue(client: &mut Client) -> (i64, uuid::Uuid) {
+    client
+        .batch_execute(
+            "CREATE TEMP TABLE previous_load AS SELECT now() - interval '10 minutes' AS t0;
+             -- due, in three priorities
+             INSERT INTO mq.messages (topic, payload, status, priority, max_retries, execute_at,
+                                      trace_id, created_at, updated_at)
+             SELECT 'life-a', jsonb_build_object('n', g), 'PENDING', g % 3, 3, t0, gen_random_uuid(), t0, t0
+             FROM generate_series(1, 20) g, previous_load;
+             -- scheduled for later, with headers
+             INSERT INTO mq.messages (topic, payload, headers, status, max_retries, execute_at,
+                                      trace_id, created_at, updated_at)
+             SELECT 'life-b', '{\"later\": true}', '{\"h\": 1}', 'PENDING', 3, now() + interval '1 hour',
+                    gen_random_uuid(), t0, t0 FROM previous_load;
+             -- waiting for a retry after a failure
+             INSERT INTO mq.messages (topic, payload, status, retry_count, max_retries, execute_at,
+                                      next_retry_at, consumer_id, locked_at, lease, trace_id,
+                                      last_error, created_at, updated_at)
+             SELECT 'life-a', '{\"retry\": true}', 'PENDING', 1, 3, t0, now() + interval '1 hour',
+                    'w1', t0, gen_random_uuid(), gen_random_uuid(), 'transient', t0, t0
+             FROM previous_load;
+             -- in flight: one with a live lock, one whose lock expired
+             INSERT INTO mq.messages (topic, payload, status, max_retries, execute_at, consumer_id,
+                                      locked_at, locked_until, lease, trace_id, created_at, updated_at)
+             SELECT 'life-a', jsonb_build_object('flight', g), 'PROCESSING', 3, t0, 'w' || g, t0,
+                    CASE g WHEN 1 THEN now() + interval '1 hour' ELSE t0 + interval '1 second' END,
+                    gen_random_uuid(), gen_random_uuid(), t0, t0
+             FROM generate_series(1, 2) g, previous_load;
+             -- completed
+             INSERT INTO mq.messages (topic, payload, status, max_retries, execute_at, consumer_id,
+                                      locked_at, lease, trace_id, created_at, updated_at)
+             SELECT 'life-a', jsonb_build_object('done', g), 'COMPLETED', 3, t0, 'w1', t0,
+                    gen_random_uuid(), gen_random_uuid(), t0, t0
+             FROM generate_series(1, 10) g, previous_load;
+             -- failed and dead-lettered; the first dead letter replayed as a new message
+             INSERT INTO mq.messages (topic, payload, headers, status, retry_count, max_retries,
+                                      execute_at, consumer_id, locked_at, lease, trace_id,
+                                      last_error, created_at, updated_at)
+             SELECT 'life-c', jsonb_build_object('n', g), '{\"h\": 1}', 'FAILED', 1, 0, t0, 'w2', t0,
+                    gen_random_uuid(), gen_random_uuid(), 'broken', t0, t0
+             FROM generate_series(1, 5) g, previous_load;
+             INSERT INTO mq.dead_letters (original_id, topic, payload, headers, priority,
+                                          max_retries, trace_id, error_message, retry_count, created_at)
+             SELECT id, topic, payload, headers, priority, max_retries, trace_id, last_error,
+                    retry_count, updated_at
+             FROM mq.messages WHERE status = 'FAILED' ORDER BY id;
+             WITH first AS (SELECT * FROM mq.dead_letters ORDER BY id LIMIT 1),
+                  replayed AS (
+                    INSERT INTO mq.messages (topic, payload, headers, status, max_retries,
+                                             execute_at, trace_id, created_at, updated_at)
+                    SELECT topic, payload, headers, 'PENDING', max_retries, now(), trace_id, now(), now()
+                    FROM first RETURNING id)
+             UPDATE mq.dead_letters d SET replayed = true, replayed_at = now(),
+                    replayed_message_id = (SELECT id FROM replayed)
+             FROM first WHERE d.id = first.id;
+             -- the trace: every event of the previous release
+             INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+             SELECT trace_id, id, topic, 'PUBLISHED',
+                    jsonb_build_object('priority', priority, 'max_retries', max_retries,
+                                       'execute_at', execute_at), created_at
+             FROM mq.messages;
+             INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+             SELECT trace_id, id, topic, e.event, jsonb_build_object('consumer_id', consumer_id),
+                    updated_at
+             FROM mq.messages,
+                  LATERAL (VALUES ('PROCESSING'), ('COMPLETED')) AS e(event)
+             WHERE status = 'COMPLETED';
+             INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+             SELECT m.trace_id, m.id, m.topic, e.event, '{}', m.updated_at
+             FROM mq.messages m,
+                  LATERAL (VALUES ('PROCESSING'), ('FAILED'), ('DEAD_LETTERED'), ('REPLAYED'),
+                                  ('RECOVERED'), ('PURGED')) AS e(event)
+             WHERE m.status = 'FAILED';
+             -- counters folded and not, a snapshot with its samples
+             INSERT INTO mq.metric_totals (topic, consumed, failed, dead_lettered, updated_at)
+             VALUES ('life-a', 10, 1, 0, now()), ('life-c', 0, 5, 5, now());
+             INSERT INTO mq.metric_counts (topic, consumed, failed, dead_lettered, counted_at)
+             VALUES ('life-a', 2, 0, 0, now());
+             INSERT INTO mq.metric_snapshots (sampled_at) VALUES (now() - interval '1 minute');
+             INSERT INTO mq.metric_samples (topic, sampled_at, pending, delayed, processing,
+                                            consumed_total, failed_total, dead_letter_total,
+                                            oldest_pending_age)
+             SELECT 'life-a', sampled_at, 20, 1, 2, 10, 1, 0, interval '9 minutes'
+             FROM mq.metric_snapshots;",
+        )
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT id, lease FROM mq.messages WHERE status = 'PROCESSING' AND locked_until > now()",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
 /// Every row of every pg_mq table, as text, in a stable order.
 fn contents(client: &mut Client) -> Vec<String> {
     let mut out = Vec::new();
@@ -230,18 +331,33 @@ fn update_from_the_previous_release_keeps_everything(cluster: &Cluster) {
         "{} is missing: scripts/test.sh installs the previous release's script from sql/releases/",
         script.display()
     );
+    each(
+        &mut cluster.connect(),
+        &[
+            "DROP ROLE IF EXISTS life_consumer",
+            "CREATE ROLE life_consumer LOGIN",
+        ],
+    );
     let mut fresh = fresh_database(cluster, "life_fresh");
-    fresh.batch_execute("CREATE EXTENSION pg_mq").unwrap();
+    fresh
+        .batch_execute("CREATE EXTENSION pg_mq; SELECT mq_grant('consumer', 'life_consumer')")
+        .unwrap();
 
     let mut old = fresh_database(cluster, "life_update");
     old.batch_execute(&format!("CREATE EXTENSION pg_mq VERSION '{PREVIOUS}'"))
         .unwrap();
-    // The previous release's SQL runs on this library: load it through its own functions.
-    let (in_flight, lease) = load_queue(&mut old);
+    old.batch_execute("SELECT mq_grant('consumer', 'life_consumer')")
+        .unwrap();
+    let (in_flight, lease) = load_previous_queue(&mut old);
     let before = contents(&mut old);
     assert!(before.len() > 100);
 
     old.batch_execute("ALTER EXTENSION pg_mq UPDATE").unwrap();
+    // The capabilities of re-created functions are granted again as the update tells.
+    old.batch_execute(
+        "SELECT mq_grant(g.capability, r.rolname, g.topic) FROM mq.grants g JOIN pg_roles r ON r.oid = g.role",
+    )
+    .unwrap();
     let version: String = old
         .query_one(
             "SELECT extversion FROM pg_extension WHERE extname = 'pg_mq'",
@@ -267,16 +383,50 @@ fn update_from_the_previous_release_keeps_everything(cluster: &Cluster) {
     );
 
     // The queue carries on: the delivery in flight across the update completes with its
-    // lease, the rest is delivered.
+    // lease; the due messages are delivered, the expired lock is recovered, the replayed
+    // message and the other dead letters go on, and the consumer's grant covers the new
+    // functions.
     let completed: bool = old
         .query_one("SELECT mq_complete($1, $2)", &[&in_flight, &lease])
         .unwrap()
         .get(0);
     assert!(completed);
-    let polled = old
-        .query("SELECT id FROM mq_poll('life-a', 100)", &[])
-        .unwrap();
-    assert_eq!(polled.len(), 19);
+    let count = |client: &mut Client, sql: &str| -> i64 {
+        client
+            .query_one(&format!("SELECT count(*) FROM ({sql}) q"), &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
+    };
+    assert_eq!(count(&mut old, "SELECT id FROM mq_poll('life-a', 100)"), 20);
+    let recovered: i64 = old.query_one("SELECT mq_recover()", &[]).unwrap().get(0);
+    assert_eq!(recovered, 1);
+    assert_eq!(count(&mut old, "SELECT id FROM mq_poll('life-c', 100)"), 1);
+    assert_eq!(
+        count(
+            &mut old,
+            "SELECT mq_replay_batch(array_agg(id)) FROM mq.dead_letters WHERE NOT replayed"
+        ),
+        4
+    );
+    let mut config = cluster.config("life_consumer");
+    config.dbname("life_update");
+    let mut consumer = config.connect(NoTls).unwrap();
+    let settled: Vec<Option<String>> = consumer
+        .query(
+            "SELECT r.status FROM mq_poll('life-a', 10) p, \
+                    mq_complete_batch(ARRAY[p.id], ARRAY[p.lease]) r",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        settled,
+        vec![Some("COMPLETED".to_owned())],
+        "the recovered message"
+    );
+    drop(consumer);
     drop(old);
     drop(fresh);
     each(
@@ -284,6 +434,7 @@ fn update_from_the_previous_release_keeps_everything(cluster: &Cluster) {
         &[
             "DROP DATABASE life_update WITH (FORCE)",
             "DROP DATABASE life_fresh WITH (FORCE)",
+            "DROP ROLE life_consumer",
         ],
     );
 }

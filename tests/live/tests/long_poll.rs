@@ -179,7 +179,7 @@ fn batch_publish_and_replay_wake_pollers(cluster: &Cluster) {
     assert!(sleeping(&mut admin, pid));
     admin
         .batch_execute(
-            "SELECT mq_replay(array_agg(id)) FROM mq.dead_letters WHERE topic = 'lp-replay'",
+            "SELECT mq_replay_batch(array_agg(id)) FROM mq.dead_letters WHERE topic = 'lp-replay'",
         )
         .unwrap();
     let committed = Instant::now();

@@ -45,15 +45,23 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("publish", "SELECT mq_publish('sec', '{}')"),
     ("publish_batch", "SELECT mq_publish_batch('sec', ARRAY['{}']::jsonb[])"),
     ("poll", "SELECT * FROM mq_poll('sec', 1)"),
-    ("complete", "SELECT mq_complete(-1::bigint)"),
-    ("complete_many", "SELECT mq_complete(ARRAY[-1]::bigint[])"),
-    ("fail", "SELECT mq_fail(-1::bigint, 'x')"),
+    ("complete", "SELECT mq_complete(-1)"),
+    (
+        "complete_batch",
+        "SELECT * FROM mq_complete_batch(ARRAY[-1], ARRAY[gen_random_uuid()])",
+    ),
+    ("fail", "SELECT mq_fail(-1, 'x')"),
+    (
+        "fail_batch",
+        "SELECT * FROM mq_fail_batch(ARRAY[-1], ARRAY[gen_random_uuid()], 'x')",
+    ),
+    ("extend", "SELECT mq_extend(-1, gen_random_uuid(), '1 minute')"),
     ("metrics", "SELECT * FROM mq_metrics()"),
     ("prometheus", "SELECT mq_metrics_prometheus()"),
     ("dashboard", "SELECT mq_dashboard()"),
     ("depth", "SELECT * FROM mq_depth()"),
     ("sample", "SELECT mq_metrics_sample()"),
-    ("replay", "SELECT * FROM mq_replay(ARRAY[-1]::bigint[])"),
+    ("replay", "SELECT * FROM mq_replay_batch(ARRAY[-1])"),
     ("purge", "SELECT mq_purge('sec-nothing')"),
     ("cleanup", "SELECT mq_cleanup('COMPLETED', '100 years')"),
     ("recover", "SELECT mq_recover()"),
@@ -82,7 +90,14 @@ fn allowed(capability: &str) -> &'static [&'static str] {
     const MONITOR: &[&str] = &["metrics", "prometheus", "dashboard", "depth"];
     match capability {
         "producer" => &["publish", "publish_batch"],
-        "consumer" => &["poll", "complete", "complete_many", "fail"],
+        "consumer" => &[
+            "poll",
+            "complete",
+            "complete_batch",
+            "fail",
+            "fail_batch",
+            "extend",
+        ],
         "monitor" => MONITOR,
         "admin" => &[
             "metrics",

@@ -18,6 +18,12 @@ SELECT * FROM mq_publish_batch('t', ARRAY['{}', NULL]::jsonb[]);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM mq_poll('t', wait => NULL);
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq_complete_batch(ARRAY[1, 2], NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq_fail_batch(ARRAY[1, 2], ARRAY['6f1c2a3e-7d0b-4c1e-9a55-0b8e2f1d9c44'::uuid, NULL]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq_extend(1, NULL, '1 minute');
+\echo :LAST_ERROR_SQLSTATE
 
 -- invalid_parameter_value (22023)
 SELECT mq_publish('my topic', '{}');
@@ -45,6 +51,16 @@ SELECT * FROM mq_poll('t', lock_timeout => '0');
 SELECT * FROM mq_poll('t', consumer_id => repeat('c', 256));
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM mq_poll('t', wait => '-1 second');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq_complete_batch(ARRAY[1, 2], ARRAY['6f1c2a3e-7d0b-4c1e-9a55-0b8e2f1d9c44'::uuid]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq_complete(1, topic => 'no such topic');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq_fail(1, 'x', retry_in => '-1 second');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq_extend(1, '6f1c2a3e-7d0b-4c1e-9a55-0b8e2f1d9c44', '0');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq_publish_batch('t', ARRAY['{}']::jsonb[], delay => '-1 second');
 \echo :LAST_ERROR_SQLSTATE
 SELECT mq_cleanup('PENDING');
 \echo :LAST_ERROR_SQLSTATE

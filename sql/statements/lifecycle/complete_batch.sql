@@ -1,22 +1,24 @@
 -- Completes the listed messages that are PROCESSING; returns how many. Rows are locked in id
 -- order, so concurrent batch completions cannot deadlock.
 WITH done AS (
-    UPDATE mq.messages
-    SET status = 'COMPLETED', locked_until = NULL, updated_at = $2
-    WHERE id = ANY($1) AND status = 'PROCESSING'
-    RETURNING id, topic, trace_id, consumer_id, retry_count
+    UPDATE mq.messages m
+    SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
+    FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::uuid[])) AS b(id, lease)
+    WHERE m.id = b.id AND m.id = ANY ($1) AND m.status = 'PROCESSING' AND m.lease = b.lease
+      AND ($3::text IS NULL OR m.topic = $3)
+    RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count
 )
 --trace{
 , traced AS (
     INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
     SELECT trace_id, id, topic, 'COMPLETED',
            pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1),
-           $2
+           $4
     FROM done
 )
 --}trace
 , counted AS (
     INSERT INTO mq.metric_counts (topic, consumed, counted_at)
-    SELECT topic, count(*), $2 FROM done GROUP BY topic
+    SELECT topic, count(*), $4 FROM done GROUP BY topic
 )
-SELECT count(*) FROM done
+SELECT id FROM done
