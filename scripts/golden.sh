@@ -33,15 +33,31 @@ shared_preload_libraries = 'pg_mq'
 fsync = off
 lc_messages = 'C'
 timezone = 'UTC'
+# The databases' workers run their jobs once when they find the extension, then not again
+# while the tests run: nothing changes the tests' rows behind their back.
+pg_mq.recovery_interval = '1h'
+pg_mq.schedule_interval = '1h'
+pg_mq.fold_interval = '1h'
+pg_mq.retention_interval = '1h'
+pg_mq.metrics_sample_interval = '1h'
 CONF
 as_pg_user "$PG_BIN/pg_ctl" start -w -D "$DATA" -l "$WORK/postgres.log" >/dev/null
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres)
-# The background worker serves database postgres only; the tests run in databases of their own,
-# so it never acts on their rows while they run.
 for db in golden_regress golden_isolation; do
     "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db"
     "${PSQL[@]}" -d "$db" -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_mq"
+done
+# Wait until each database's worker has run its first jobs.
+for db in golden_regress golden_isolation; do
+    for _ in $(seq 300); do
+        working=$("${PSQL[@]}" -d "$db" -At -c "SELECT count(*) FROM pg_stat_activity
+            WHERE backend_type = 'pg_mq worker' AND datname = current_database()
+              AND query LIKE '%recovery every%'")
+        [ "$working" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$working" = 1 ] || { echo "no pg_mq worker in $db" >&2; exit 1; }
 done
 
 # pg_regress and the isolation tester write their results as the user running them.

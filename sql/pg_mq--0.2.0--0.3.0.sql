@@ -62,6 +62,13 @@ CREATE FUNCTION mq_replay_batch(dead_letter_ids bigint[])
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'mq_replay_batch_wrapper';
 
+CREATE FUNCTION mq_promote()
+    RETURNS bigint
+    STRICT SECURITY DEFINER
+    SET search_path TO pg_catalog, pg_temp
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'mq_promote_wrapper';
+
 DROP FUNCTION mq_publish_batch(text, jsonb[], integer, timestamptz, integer, jsonb);
 CREATE FUNCTION mq_publish_batch(topic text, payloads jsonb[], priority integer DEFAULT 0,
                                  execute_at timestamptz DEFAULT NULL,
@@ -72,6 +79,201 @@ CREATE FUNCTION mq_publish_batch(topic text, payloads jsonb[], priority integer 
     SET search_path TO pg_catalog, pg_temp
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'mq_publish_batch_wrapper';
+
+-- ---------------------------------------------------------------------------------------------
+-- Scale: claims never walk over messages that are not due, and the metrics cost one row per
+-- topic however long the queue.
+
+-- Messages not due yet are SCHEDULED (out of the claim index) until they fall due.
+ALTER TABLE mq.messages DROP CONSTRAINT messages_status_check;
+ALTER TABLE mq.messages ADD CONSTRAINT messages_status_check
+    CHECK (status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED'));
+UPDATE mq.messages SET status = 'SCHEDULED'
+WHERE status = 'PENDING' AND coalesce(next_retry_at, execute_at) > pg_catalog.clock_timestamp();
+CREATE INDEX messages_scheduled_idx
+    ON mq.messages ((coalesce(next_retry_at, execute_at)))
+    WHERE status = 'SCHEDULED';
+
+CREATE OR REPLACE FUNCTION mq_messages(topic text DEFAULT NULL, status text DEFAULT NULL,
+                            trace_id uuid DEFAULT NULL, page integer DEFAULT 1,
+                            page_size integer DEFAULT 50)
+RETURNS SETOF mq.messages
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM mq.check_paging($4, $5);
+    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED') THEN
+        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED or FAILED, got %', $2
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+        SELECT m.*
+        FROM mq.messages m
+        WHERE ($1 IS NULL OR m.topic = $1)
+          AND ($2 IS NULL OR m.status = $2)
+          AND ($3 IS NULL OR m.trace_id = $3)
+        ORDER BY m.id DESC
+        LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
+END
+$$;
+
+-- The gauges are kept as messages move: the counters' tables get their new columns (the old
+-- increments are folded first), and the totals start from the messages as they are now.
+WITH moved AS (
+    DELETE FROM mq.metric_counts RETURNING topic, consumed, failed, dead_lettered
+)
+INSERT INTO mq.metric_totals AS t (topic, consumed, failed, dead_lettered, updated_at)
+SELECT topic, sum(consumed), sum(failed), sum(dead_lettered), pg_catalog.now()
+FROM moved
+GROUP BY topic
+ON CONFLICT (topic) DO UPDATE
+SET consumed = t.consumed + excluded.consumed,
+    failed = t.failed + excluded.failed,
+    dead_lettered = t.dead_lettered + excluded.dead_lettered;
+ALTER TABLE mq.metric_totals RENAME TO metric_totals_0_2_0;
+ALTER TABLE mq.metric_totals_0_2_0 RENAME CONSTRAINT metric_totals_pkey TO metric_totals_0_2_0_pkey;
+-- Leaving the extension first takes a table off pg_dump's list of configuration tables too.
+ALTER EXTENSION pg_mq DROP TABLE mq.metric_counts;
+DROP TABLE mq.metric_counts;
+
+CREATE TABLE mq.metric_counts (
+    topic         text        NOT NULL,
+    pending_in    bigint      NOT NULL DEFAULT 0,
+    pending_out   bigint      NOT NULL DEFAULT 0,
+    delayed       bigint      NOT NULL DEFAULT 0,
+    processing    bigint      NOT NULL DEFAULT 0,
+    dead_letters  bigint      NOT NULL DEFAULT 0,
+    consumed      bigint      NOT NULL DEFAULT 0,
+    failed        bigint      NOT NULL DEFAULT 0,
+    dead_lettered bigint      NOT NULL DEFAULT 0,
+    oldest_due    timestamptz,
+    counted_at    timestamptz NOT NULL
+);
+
+COMMENT ON TABLE mq.metric_counts IS 'pg_mq changes of the gauges and counters not yet folded into mq.metric_totals';
+COMMENT ON COLUMN mq.metric_counts.pending_in IS 'messages that became PENDING';
+COMMENT ON COLUMN mq.metric_counts.pending_out IS 'PENDING messages that were claimed or removed';
+COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of SCHEDULED messages';
+COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messages in flight';
+COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
+COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
+
+CREATE TABLE mq.metric_totals (
+    topic         text        PRIMARY KEY,
+    pending       bigint      NOT NULL DEFAULT 0,
+    delayed       bigint      NOT NULL DEFAULT 0,
+    processing    bigint      NOT NULL DEFAULT 0,
+    dead_letters  bigint      NOT NULL DEFAULT 0,
+    consumed      bigint      NOT NULL DEFAULT 0,
+    failed        bigint      NOT NULL DEFAULT 0,
+    dead_lettered bigint      NOT NULL DEFAULT 0,
+    oldest_due    timestamptz,
+    updated_at    timestamptz NOT NULL
+);
+
+COMMENT ON TABLE mq.metric_totals IS 'pg_mq gauges and counters per topic, as of the last fold';
+COMMENT ON COLUMN mq.metric_totals.failed IS 'failed deliveries: mq_fail calls and expired locks';
+COMMENT ON COLUMN mq.metric_totals.oldest_due IS 'earliest due time of the PENDING messages';
+
+INSERT INTO mq.metric_totals (topic, consumed, failed, dead_lettered, updated_at)
+SELECT topic, consumed, failed, dead_lettered, updated_at FROM mq.metric_totals_0_2_0;
+ALTER EXTENSION pg_mq DROP TABLE mq.metric_totals_0_2_0;
+DROP TABLE mq.metric_totals_0_2_0;
+WITH queue AS (
+    SELECT topic,
+           count(*) FILTER (WHERE status = 'PENDING') AS pending,
+           count(*) FILTER (WHERE status = 'SCHEDULED') AS delayed,
+           count(*) FILTER (WHERE status = 'PROCESSING') AS processing,
+           min(coalesce(next_retry_at, execute_at)) FILTER (WHERE status = 'PENDING') AS oldest_due
+    FROM mq.messages
+    WHERE status IN ('SCHEDULED', 'PENDING', 'PROCESSING')
+    GROUP BY topic
+)
+INSERT INTO mq.metric_totals AS t (topic, pending, delayed, processing, oldest_due, updated_at)
+SELECT topic, pending, delayed, processing, oldest_due, pg_catalog.now() FROM queue
+ON CONFLICT (topic) DO UPDATE
+SET pending = excluded.pending, delayed = excluded.delayed, processing = excluded.processing,
+    oldest_due = excluded.oldest_due;
+INSERT INTO mq.metric_totals AS t (topic, dead_letters, updated_at)
+SELECT topic, count(*), pg_catalog.now() FROM mq.dead_letters WHERE NOT replayed GROUP BY topic
+ON CONFLICT (topic) DO UPDATE SET dead_letters = excluded.dead_letters;
+SELECT pg_catalog.pg_extension_config_dump('mq.metric_counts', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.metric_totals', '');
+
+CREATE FUNCTION mq.oldest_pending_due(for_topic text)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE levels(priority) AS (
+        (SELECT m.priority FROM mq.messages m
+         WHERE m.status = 'PENDING' AND m.topic = for_topic
+         ORDER BY m.priority DESC LIMIT 1)
+        UNION ALL
+        SELECT (SELECT m.priority FROM mq.messages m
+                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority < l.priority
+                ORDER BY m.priority DESC LIMIT 1)
+        FROM levels l
+        WHERE l.priority IS NOT NULL
+    )
+    SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
+                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority = l.priority
+                ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
+    FROM levels l
+    WHERE l.priority IS NOT NULL
+$$;
+
+COMMENT ON FUNCTION mq.oldest_pending_due(text) IS 'pg_mq: the earliest due time of a topic''s PENDING messages';
+
+CREATE OR REPLACE FUNCTION mq.current_metrics(at_time timestamptz)
+RETURNS TABLE (
+    topic              text,
+    pending            bigint,
+    delayed            bigint,
+    processing         bigint,
+    consumed_total     bigint,
+    failed_total       bigint,
+    dead_letter_total  bigint,
+    oldest_pending_age interval
+)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH unfolded AS (
+        SELECT c.topic,
+               sum(c.pending_in - c.pending_out)::bigint AS pending,
+               sum(c.pending_out)::bigint AS pending_out,
+               sum(c.delayed)::bigint AS delayed,
+               sum(c.processing)::bigint AS processing,
+               sum(c.consumed)::bigint AS consumed,
+               sum(c.failed)::bigint AS failed,
+               sum(c.dead_lettered)::bigint AS dead_lettered,
+               min(c.oldest_due) AS oldest_due
+        FROM mq.metric_counts c
+        GROUP BY c.topic
+    ), now_values AS (
+        SELECT coalesce(t.topic, u.topic) AS topic,
+               coalesce(t.pending, 0) + coalesce(u.pending, 0) AS pending,
+               coalesce(t.delayed, 0) + coalesce(u.delayed, 0) AS delayed,
+               coalesce(t.processing, 0) + coalesce(u.processing, 0) AS processing,
+               coalesce(t.consumed, 0) + coalesce(u.consumed, 0) AS consumed,
+               coalesce(t.failed, 0) + coalesce(u.failed, 0) AS failed,
+               coalesce(t.dead_lettered, 0) + coalesce(u.dead_lettered, 0) AS dead_lettered,
+               coalesce(u.pending_out, 0) > 0 AS left_since_fold,
+               least(t.oldest_due, u.oldest_due) AS oldest_due
+        FROM mq.metric_totals t
+        FULL JOIN unfolded u ON u.topic = t.topic
+    )
+    SELECT v.topic, v.pending, v.delayed, v.processing, v.consumed, v.failed, v.dead_lettered,
+           CASE WHEN v.pending > 0 THEN
+               greatest(at_time - CASE WHEN v.left_since_fold THEN mq.oldest_pending_due(v.topic)
+                                       ELSE v.oldest_due END,
+                        interval '0')
+           END
+    FROM now_values v
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no

@@ -45,6 +45,7 @@ pub extern "C-unwind" fn _PG_init() {
     pg::settings::register();
     if pg::preloading() {
         pg::wakeup::request_shared_memory();
+        pg::workers::install();
         worker::register();
     }
 }

@@ -17,11 +17,19 @@ pub struct Config {
     /// Completed rows in the table for the two runs of (e), and claims timed in each.
     pub history: [i64; 2],
     pub claims: usize,
+    /// Polls timed in each of the four runs of (g), and the messages scheduled an hour out in
+    /// its topic for the second pair.
+    pub polls: usize,
+    pub scheduled: i64,
+    /// The fills of (h), (messages, topics) each, and the calls timed of each monitoring
+    /// query after an unmeasured warm-up call. `--scale` adds (10,000,000, 10,000).
+    pub monitoring: Vec<(i64, i64)>,
+    pub monitoring_calls: usize,
     /// Connections of (a), (b), (c), (f); (d) uses half as producers, half as consumers.
     pub connections: usize,
     /// Offered load of the paced steady state, messages per second.
     pub offered_rate: u32,
-    /// Every scenario but (e) runs this many times per system, interleaved with the other
+    /// Every scenario but (e), (g) and (h) runs this many times per system, interleaved with the other
     /// systems, and the lengths above are per round: the machine's drift (this is a shared
     /// virtual machine) is spread over all systems instead of landing on one.
     pub rounds: usize,
@@ -38,6 +46,10 @@ impl Config {
             steady_for: Duration::from_secs(15),
             history: [10_000, 1_000_000],
             claims: 2_000,
+            polls: 500,
+            scheduled: 1_000_000,
+            monitoring: vec![(1_000_000, 10_000)],
+            monitoring_calls: 7,
             connections: 8,
             offered_rate: 1_000,
             rounds: 2,
@@ -54,6 +66,10 @@ impl Config {
             steady_for: Duration::from_millis(1_500),
             history: [10_000, 100_000],
             claims: 300,
+            polls: 100,
+            scheduled: 100_000,
+            monitoring: vec![(100_000, 1_000)],
+            monitoring_calls: 7,
             connections: 8,
             offered_rate: 1_000,
             rounds: 2,

@@ -1,8 +1,10 @@
 //! pg_mq's benchmark: pg_mq (trace on and off) against hand-written SQL, PgQ and pgmq on one
 //! PostgreSQL 15 server, same settings for all, in one run.
 //!
-//! Usage: pg_mq_bench [--quick] [--out DIR] [--only SCENARIO[,SCENARIO]] [--systems NAME[,NAME]]
-//! Writes DIR/results.md and DIR/results.json (DIR defaults to target/bench).
+//! Usage: pg_mq_bench [--quick] [--scale] [--statements] [--out DIR] [--only SCENARIO[,SCENARIO]]
+//!                    [--systems NAME[,NAME]]
+//! Writes DIR/results.md and DIR/results.json (DIR defaults to target/bench). `--scale` also
+//! runs the monitoring scenario (h) at 10,000,000 messages over 10,000 topics.
 
 mod config;
 mod install;
@@ -38,6 +40,8 @@ const SERVER_SETTINGS: &[&str] = &[
 
 struct Args {
     quick: bool,
+    /// Also run (h) at 10,000,000 messages over 10,000 topics.
+    scale: bool,
     /// Record per-statement times (pg_stat_statements, nested statements too) for each run.
     statements: bool,
     out: PathBuf,
@@ -48,6 +52,7 @@ struct Args {
 fn parse_args() -> Args {
     let mut args = Args {
         quick: false,
+        scale: false,
         statements: false,
         out: PathBuf::from("target/bench"),
         only: None,
@@ -57,6 +62,7 @@ fn parse_args() -> Args {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => args.quick = true,
+            "--scale" => args.scale = true,
             "--statements" => args.statements = true,
             "--out" => args.out = PathBuf::from(it.next().expect("--out DIR")),
             "--only" => args.only = Some(list(it.next().expect("--only a,b,..."))),
@@ -128,11 +134,14 @@ fn statement_profile(admin: &mut postgres::Client, scenario: &str, system: &str)
 
 fn main() {
     let args = parse_args();
-    let cfg = if args.quick {
+    let mut cfg = if args.quick {
         Config::quick()
     } else {
         Config::full()
     };
+    if args.scale {
+        cfg.monitoring.push((10_000_000, 10_000));
+    }
     let started = Instant::now();
 
     let mut settings: Vec<&str> = SERVER_SETTINGS.to_vec();
@@ -183,15 +192,14 @@ fn main() {
                 continue;
             }
         }
-        // Claim latency fills a million rows: one round; every other scenario runs in rounds,
-        // the systems taking turns.
-        let rounds = if scenario == Scenario::ClaimLatency {
-            1
-        } else {
-            cfg.rounds
-        };
+        // Claim latency, scheduled polls and monitoring fill a million rows or more: one
+        // round; every other scenario runs in rounds, the systems taking turns.
+        let rounds = if scenario.one_round() { 1 } else { cfg.rounds };
         for _round in 0..rounds {
             for system in &systems {
+                if !system.runs(scenario) {
+                    continue;
+                }
                 n += 1;
                 let t = Instant::now();
                 if args.statements {
@@ -209,11 +217,15 @@ fn main() {
                 }
                 for m in &result {
                     eprintln!(
-                        "[{:>5.0}s] {:<55} {:<16} {:>10.0} msgs/s {}({:.1}s)",
+                        "[{:>5.0}s] {:<55} {:<16} {:>17} {}({:.1}s)",
                         started.elapsed().as_secs_f64(),
                         m.scenario,
                         m.system,
-                        m.messages / m.seconds,
+                        if m.seconds > 0.0 {
+                            format!("{:.0} msgs/s", m.messages / m.seconds)
+                        } else {
+                            String::new()
+                        },
                         stats::latency(m.latencies.clone())
                             .map(|l| format!("p50 {:.2} p99 {:.2} ms ", l.p50, l.p99))
                             .unwrap_or_default(),
@@ -237,7 +249,7 @@ fn main() {
         "runtime_seconds": started.elapsed().as_secs_f64(),
     });
     let header = format!(
-        "## pg_mq benchmark ({} run, {})\n\nMachine: {}, {} cores, {} GiB. Server: {}.\nSettings for every system: {}; the pg_mq background worker runs with its defaults.\nEach scenario but e ran in {} rounds, the systems taking turns; rates are over all rounds, latencies over all samples.\n",
+        "## pg_mq benchmark ({} run, {})\n\nMachine: {}, {} cores, {} GiB. Server: {}.\nSettings for every system: {}; the pg_mq background worker runs with its defaults.\nEach scenario but e, g and h ran in {} rounds, the systems taking turns; rates are over all rounds, latencies over all samples.\n{}",
         meta["mode"].as_str().unwrap_or(""),
         meta["date"].as_str().unwrap_or(""),
         meta["machine"]["cpu"].as_str().unwrap_or(""),
@@ -246,6 +258,12 @@ fn main() {
         server_version.split(" on ").next().unwrap_or(&server_version),
         SERVER_SETTINGS.join(", "),
         cfg.rounds,
+        if rows.iter().any(|r| r.scenario.starts_with("g:") || r.scenario.starts_with("h:")) {
+            "g and h ran for raw SQL, pgmq and pg_mq, not for PgQ; h for pg_mq once (its monitoring reads counters that do not depend on pg_mq.trace). \
+             g and h measure latency only: in h, p50 is the median of the calls and p95 and p99 their maximum.\n"
+        } else {
+            ""
+        },
     );
     let mut markdown = report::markdown(&rows, &header);
     if args.statements {

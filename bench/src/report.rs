@@ -7,12 +7,14 @@ use crate::stats::Latency;
 /// One measured window of one system in one scenario.
 #[derive(Debug, Clone)]
 pub struct Measurement {
-    pub scenario: &'static str,
+    pub scenario: String,
     pub system: String,
     /// Messages counted in the database over the window.
     pub messages: f64,
+    /// Length of the window; 0 for rows that measure only latency (g and h), which then show
+    /// no rate.
     pub seconds: f64,
-    /// Publish → delivery (or claim) latencies in milliseconds.
+    /// Publish → delivery (or claim, poll, call) latencies in milliseconds.
     pub latencies: Vec<f64>,
     /// WAL written over the window (0: not measured).
     pub wal_bytes: i64,
@@ -45,11 +47,7 @@ pub fn merge(measurements: Vec<Measurement>) -> Vec<Row> {
         .map(|m| Row {
             scenario: m.scenario,
             system: m.system,
-            rate: if m.seconds > 0.0 {
-                m.messages / m.seconds
-            } else {
-                0.0
-            },
+            rate: (m.seconds > 0.0).then(|| m.messages / m.seconds),
             latency: crate::stats::latency(m.latencies),
             wal_per_message: (m.wal_bytes > 0 && m.messages > 0.0)
                 .then(|| m.wal_bytes as f64 / m.messages),
@@ -60,10 +58,11 @@ pub fn merge(measurements: Vec<Measurement>) -> Vec<Row> {
 
 #[derive(Debug, Clone)]
 pub struct Row {
-    pub scenario: &'static str,
+    pub scenario: String,
     pub system: String,
-    /// Messages per second (for claim latency: claims per second of one connection).
-    pub rate: f64,
+    /// Messages per second (for claim latency: claims per second of one connection); None
+    /// for rows that measure only latency.
+    pub rate: Option<f64>,
     pub latency: Option<Latency>,
     /// WAL bytes written per message counted (the whole server, so background work too).
     pub wal_per_message: Option<f64>,
@@ -74,7 +73,8 @@ fn ratio(row: &Row, rows: &[Row]) -> Option<f64> {
     let raw = rows
         .iter()
         .find(|r| r.scenario == row.scenario && r.system == "raw SQL")?;
-    (raw.rate > 0.0).then(|| row.rate / raw.rate)
+    let (rate, raw_rate) = (row.rate?, raw.rate?);
+    (raw_rate > 0.0).then(|| rate / raw_rate)
 }
 
 fn fmt_latency(l: &Option<Latency>) -> String {
@@ -91,10 +91,10 @@ pub fn markdown(rows: &[Row], header: &str) -> String {
     out.push_str("|---|---|---:|---:|---|---:|---|\n");
     for row in rows {
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             row.scenario,
             row.system,
-            row.rate,
+            row.rate.map_or("".into(), |r| format!("{r:.0}")),
             ratio(row, rows).map_or("".into(), |r| format!("{r:.2}")),
             fmt_latency(&row.latency),
             row.wal_per_message.map_or("".into(), |w| format!("{w:.0}")),
@@ -126,11 +126,11 @@ pub fn json(rows: &[Row], meta: Value) -> Value {
 mod tests {
     use super::*;
 
-    fn row(scenario: &'static str, system: &str, rate: f64) -> Row {
+    fn row(scenario: &str, system: &str, rate: f64) -> Row {
         Row {
-            scenario,
+            scenario: scenario.into(),
             system: system.into(),
-            rate,
+            rate: Some(rate),
             latency: None,
             wal_per_message: None,
             note: String::new(),
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn rounds_merge_into_one_row() {
         let m = |messages: f64, seconds: f64, lat: f64, note: &str| Measurement {
-            scenario: "c",
+            scenario: "c".into(),
             system: "pg_mq".into(),
             messages,
             seconds,
@@ -150,7 +150,7 @@ mod tests {
         };
         let rows = merge(vec![m(100.0, 1.0, 1.0, "x"), m(300.0, 3.0, 3.0, "x")]);
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].rate, 100.0);
+        assert_eq!(rows[0].rate, Some(100.0));
         assert_eq!(rows[0].latency.unwrap().samples, 2);
         assert_eq!(rows[0].note, "x");
     }
@@ -169,5 +169,22 @@ mod tests {
         assert!(md.contains("WAL bytes/msg"));
         let doc = json(&rows, json!({}));
         assert_eq!(doc["results"][1]["ratio_to_raw_sql"], 0.9);
+    }
+
+    #[test]
+    fn latency_only_rows_show_no_rate() {
+        let rows = merge(vec![Measurement {
+            scenario: "h".into(),
+            system: "pg_mq: mq_metrics()".into(),
+            messages: 0.0,
+            seconds: 0.0,
+            latencies: vec![3.0, 1.0, 2.0],
+            wal_bytes: 0,
+            note: String::new(),
+        }]);
+        assert_eq!(rows[0].rate, None);
+        let md = markdown(&rows, "");
+        assert!(md.contains("| h | pg_mq: mq_metrics() |  |  | 2.00 / 3.00 / 3.00 |"));
+        assert!(json(&rows, json!({}))["results"][0]["msgs_per_sec"].is_null());
     }
 }

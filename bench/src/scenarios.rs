@@ -11,6 +11,7 @@ use pg_mq_live_tests::{Client, Cluster};
 use crate::config::Config;
 use crate::payload;
 use crate::report::Measurement;
+use crate::stats;
 use crate::systems::{Session, System};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,10 +23,12 @@ pub enum Scenario {
     SteadyPaced,
     ClaimLatency,
     HeldSnapshot,
+    ScheduledPoll,
+    Monitoring,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::PublishOne,
         Scenario::PublishBatch,
         Scenario::ConsumeBacklog,
@@ -33,6 +36,8 @@ impl Scenario {
         Scenario::SteadyPaced,
         Scenario::ClaimLatency,
         Scenario::HeldSnapshot,
+        Scenario::ScheduledPoll,
+        Scenario::Monitoring,
     ];
 
     /// The letter of the list (d' is the paced steady state).
@@ -45,11 +50,23 @@ impl Scenario {
             Scenario::SteadyPaced => "d'",
             Scenario::ClaimLatency => "e",
             Scenario::HeldSnapshot => "f",
+            Scenario::ScheduledPoll => "g",
+            Scenario::Monitoring => "h",
         }
+    }
+
+    /// Whether the scenario runs once per system instead of in rounds: these fill large
+    /// tables (a million rows or more in the full run) and measure latency, not rates.
+    pub fn one_round(self) -> bool {
+        matches!(
+            self,
+            Scenario::ClaimLatency | Scenario::ScheduledPoll | Scenario::Monitoring
+        )
     }
 }
 
-/// Runs a scenario for one system; returns its rows (two for claim latency).
+/// Runs a scenario for one system; returns its rows (two for claim latency, four for
+/// scheduled polls, one per monitoring call and size for monitoring).
 pub fn run(
     scenario: Scenario,
     system: &dyn System,
@@ -58,10 +75,14 @@ pub fn run(
     n: usize,
 ) -> Vec<Measurement> {
     let queue = format!("bench_{}_{n}", scenario.key().replace('\'', "p"));
+    if scenario == Scenario::Monitoring {
+        // Many topics of its own, created and removed by the scenario.
+        return monitoring(system, cluster, cfg, &queue);
+    }
     let mut admin = cluster.connect();
     let shards = match scenario {
         Scenario::SteadyState | Scenario::SteadyPaced => cfg.connections / 2,
-        Scenario::ClaimLatency => 1,
+        Scenario::ClaimLatency | Scenario::ScheduledPoll => 1,
         _ => cfg.connections,
     };
     system.create(&mut admin, &queue, shards);
@@ -75,6 +96,8 @@ pub fn run(
         Scenario::SteadyPaced => vec![steady(system, cluster, cfg, &queue, shards, true)],
         Scenario::ClaimLatency => claim_latency(system, cluster, cfg, &queue),
         Scenario::HeldSnapshot => vec![consume_backlog(system, cluster, cfg, &queue, shards, true)],
+        Scenario::ScheduledPoll => scheduled_poll(system, cluster, cfg, &queue),
+        Scenario::Monitoring => unreachable!("returned above"),
     };
     system.drop(&mut admin, &queue, shards);
     rows
@@ -191,11 +214,12 @@ fn publish(
         .into_iter()
         .for_each(|h| h.join().expect("publisher"));
     Measurement {
-        scenario: if batch == 1 {
+        scenario: (if batch == 1 {
             "a: publish 1/txn, 8 conns"
         } else {
             "b: publish batches of 100, 8 conns"
-        },
+        })
+        .into(),
         system: system.name(),
         messages: (c1 - c0) as f64,
         seconds: (t1 - t0).as_secs_f64(),
@@ -268,11 +292,12 @@ fn consume_backlog(
     }
     let drained = c1 >= cfg.backlog;
     Measurement {
-        scenario: if hold_snapshot {
+        scenario: (if hold_snapshot {
             "f: consume backlog, snapshot held open"
         } else {
             "c: consume backlog, poll 10 + complete, 8 conns"
-        },
+        })
+        .into(),
         system: system.name(),
         messages: (c1 - c0) as f64,
         seconds: (t1 - t0).as_secs_f64(),
@@ -374,11 +399,12 @@ fn steady(
         .flat_map(|h| h.join().expect("consumer"))
         .collect();
     Measurement {
-        scenario: if paced {
+        scenario: (if paced {
             "d': steady state at 1,000 msgs/s offered, 4 + 4 conns"
         } else {
             "d: steady state, 4 producers + 4 consumers"
-        },
+        })
+        .into(),
         system: system.name(),
         messages: (c1 - c0) as f64,
         seconds: (t1 - t0).as_secs_f64(),
@@ -422,11 +448,12 @@ fn claim_latency(
             latencies.push(took.as_secs_f64() * 1000.0);
         }
         rows.push(Measurement {
-            scenario: if history == cfg.history[0] {
+            scenario: (if history == cfg.history[0] {
                 "e: claim latency, small history"
             } else {
                 "e: claim latency, large history"
-            },
+            })
+            .into(),
             system: system.name(),
             messages: cfg.claims as f64,
             seconds: timed.as_secs_f64(),
@@ -436,4 +463,180 @@ fn claim_latency(
         });
     }
     rows
+}
+
+/// Times `polls` calls of the session's consume (poll 1, and complete what came), each after
+/// publishing one message (`publish`) or not; returns the latencies in milliseconds.
+fn time_polls(
+    system: &dyn System,
+    session: &mut dyn Session,
+    admin: &mut Client,
+    queue: &str,
+    polls: usize,
+    publish: bool,
+) -> Vec<f64> {
+    (0..polls)
+        .map(|n| {
+            if publish {
+                session.publish(&payload::make(n as i64, payload::now_micros()));
+                system.flush(admin, queue, 1);
+            }
+            let t = Instant::now();
+            let got = session.consume(1, None);
+            let took = t.elapsed();
+            assert_eq!(
+                got.len(),
+                usize::from(publish),
+                "{}: poll {n} of {queue} claimed {} messages",
+                system.name(),
+                got.len()
+            );
+            took.as_secs_f64() * 1000.0
+        })
+        .collect()
+}
+
+/// (g): one connection polls its topic, empty and with one message waiting (poll 1 +
+/// complete, the publish not timed), before and after `cfg.scheduled` messages due in an hour
+/// are added to the topic.
+fn scheduled_poll(
+    system: &dyn System,
+    cluster: &Cluster,
+    cfg: &Config,
+    queue: &str,
+) -> Vec<Measurement> {
+    let mut admin = cluster.connect();
+    let mut session = system.session(cluster.connect(), queue, 0, 1);
+    let mut runs = |admin: &mut Client| {
+        settle(admin);
+        let empty = time_polls(system, session.as_mut(), admin, queue, cfg.polls, false);
+        let one = time_polls(system, session.as_mut(), admin, queue, cfg.polls, true);
+        (empty, one)
+    };
+    let (empty, one) = runs(&mut admin);
+    system.fill_scheduled(&mut admin, queue, cfg.scheduled);
+    let (empty_scheduled, one_scheduled) = runs(&mut admin);
+    let p50 = |l: &[f64]| stats::latency(l.to_vec()).map_or(f64::NAN, |l| l.p50);
+    let with = |scheduled: &[f64], without: &[f64]| {
+        format!(
+            "{} scheduled; {:.2}x the same poll without",
+            cfg.scheduled,
+            p50(scheduled) / p50(without)
+        )
+    };
+    let without = format!("{} polls, 1 conn", cfg.polls);
+    let notes = [
+        without.clone(),
+        with(&empty_scheduled, &empty),
+        without,
+        with(&one_scheduled, &one),
+    ];
+    [
+        "g: empty poll, nothing scheduled",
+        "g: empty poll, messages scheduled an hour out",
+        "g: poll 1 + complete, nothing scheduled",
+        "g: poll 1 + complete, messages scheduled an hour out",
+    ]
+    .into_iter()
+    .zip([empty, empty_scheduled, one, one_scheduled])
+    .zip(notes)
+    .map(|((scenario, latencies), note)| Measurement {
+        scenario: scenario.into(),
+        system: system.name(),
+        messages: 0.0,
+        seconds: 0.0,
+        latencies,
+        wal_bytes: 0,
+        note,
+    })
+    .collect()
+}
+
+/// 1234567 as "1,234,567".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// (h): due messages spread over many topics; each of the system's monitoring calls is timed
+/// `cfg.monitoring_calls` times after an unmeasured warm-up call, for each size. The latency
+/// columns then show the median (p50) and the maximum (p95 and p99: the nearest rank of 7
+/// samples).
+fn monitoring(
+    system: &dyn System,
+    cluster: &Cluster,
+    cfg: &Config,
+    prefix: &str,
+) -> Vec<Measurement> {
+    let mut admin = cluster.connect();
+    let mut rows = Vec::new();
+    for &(messages, topics) in &cfg.monitoring {
+        let fill_note = system.fill_topics(&mut admin, prefix, topics, messages);
+        settle(&mut admin);
+        for (label, sql) in system.monitoring_calls() {
+            let statement = admin.prepare(sql).unwrap();
+            admin.query(&statement, &[]).unwrap();
+            let latencies = (0..cfg.monitoring_calls)
+                .map(|_| {
+                    let t = Instant::now();
+                    admin.query(&statement, &[]).unwrap();
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect();
+            let mut note = format!(
+                "`{sql}`; {} calls: p50 = median, p95 = p99 = max",
+                cfg.monitoring_calls
+            );
+            if !fill_note.is_empty() {
+                note = format!("{note}; {fill_note}");
+            }
+            rows.push(Measurement {
+                scenario: format!(
+                    "h: monitoring, {} msgs over {} topics",
+                    thousands(messages),
+                    thousands(topics)
+                ),
+                system: label.into(),
+                messages: 0.0,
+                seconds: 0.0,
+                latencies,
+                wal_bytes: 0,
+                note,
+            });
+        }
+        system.drop_topics(&mut admin, prefix, topics);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+        assert_eq!(thousands(-1_234), "-1,234");
+    }
+
+    #[test]
+    fn keys_are_unique() {
+        let mut keys: Vec<_> = Scenario::ALL.iter().map(|s| s.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), Scenario::ALL.len());
+    }
 }

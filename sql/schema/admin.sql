@@ -40,8 +40,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM mq.check_paging($4, $5);
-    IF $2 IS NOT NULL AND $2 NOT IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED') THEN
-        RAISE EXCEPTION 'argument "status" must be PENDING, PROCESSING, COMPLETED or FAILED, got %', $2
+    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED') THEN
+        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED or FAILED, got %', $2
             USING ERRCODE = '22023';
     END IF;
     RETURN QUERY

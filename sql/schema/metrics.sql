@@ -1,31 +1,80 @@
--- pg_mq metrics: counters that never go down, and samples for rates and dashboards.
+-- pg_mq metrics: the queue's gauges and counters, kept as messages move, and samples for
+-- rates and dashboards.
 --
--- mq_complete and mq_fail append one row per call to mq.metric_counts (an insert never waits
--- for another session, so counting does not serialize consumers). The background worker folds
--- those rows into mq.metric_totals, one row per topic. A counter's value is its total plus the
--- rows not folded yet. Retention and mq_cleanup never touch these tables, so deleting messages
--- does not lower a counter.
+-- Every statement that changes messages appends one row per topic to mq.metric_counts with
+-- what it changed: messages that became or stopped being PENDING, SCHEDULED, in flight or
+-- dead-lettered, completions and failures. An insert never waits for another session, so
+-- counting serializes nobody, and it commits or rolls back with the change it counts. The
+-- background worker folds those rows into mq.metric_totals, one row per topic, every
+-- pg_mq.fold_interval. A value is its total plus the rows not folded yet: reading the metrics
+-- costs one row per topic (plus the unfolded rows), however many messages wait. Retention and
+-- mq_cleanup never touch these tables, so deleting finished messages does not lower a counter.
 
 CREATE TABLE mq.metric_counts (
     topic         text        NOT NULL,
+    pending_in    bigint      NOT NULL DEFAULT 0,
+    pending_out   bigint      NOT NULL DEFAULT 0,
+    delayed       bigint      NOT NULL DEFAULT 0,
+    processing    bigint      NOT NULL DEFAULT 0,
+    dead_letters  bigint      NOT NULL DEFAULT 0,
     consumed      bigint      NOT NULL DEFAULT 0,
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
+    oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL
 );
 
-COMMENT ON TABLE mq.metric_counts IS 'pg_mq counter increments not yet folded into mq.metric_totals';
+COMMENT ON TABLE mq.metric_counts IS 'pg_mq changes of the gauges and counters not yet folded into mq.metric_totals';
+COMMENT ON COLUMN mq.metric_counts.pending_in IS 'messages that became PENDING';
+COMMENT ON COLUMN mq.metric_counts.pending_out IS 'PENDING messages that were claimed or removed';
+COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of SCHEDULED messages';
+COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messages in flight';
+COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
+COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
 
 CREATE TABLE mq.metric_totals (
     topic         text        PRIMARY KEY,
+    pending       bigint      NOT NULL DEFAULT 0,
+    delayed       bigint      NOT NULL DEFAULT 0,
+    processing    bigint      NOT NULL DEFAULT 0,
+    dead_letters  bigint      NOT NULL DEFAULT 0,
     consumed      bigint      NOT NULL DEFAULT 0,
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
+    oldest_due    timestamptz,
     updated_at    timestamptz NOT NULL
 );
 
-COMMENT ON TABLE mq.metric_totals IS 'pg_mq counters per topic: completed deliveries, failed deliveries, dead letters';
+COMMENT ON TABLE mq.metric_totals IS 'pg_mq gauges and counters per topic, as of the last fold';
 COMMENT ON COLUMN mq.metric_totals.failed IS 'failed deliveries: mq_fail calls and expired locks';
+COMMENT ON COLUMN mq.metric_totals.oldest_due IS 'earliest due time of the PENDING messages';
+
+-- The earliest due time of a topic's PENDING messages, exactly: one look into the claim index
+-- per priority the topic's PENDING messages have (the index orders by priority first).
+CREATE FUNCTION mq.oldest_pending_due(for_topic text)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE levels(priority) AS (
+        (SELECT m.priority FROM mq.messages m
+         WHERE m.status = 'PENDING' AND m.topic = for_topic
+         ORDER BY m.priority DESC LIMIT 1)
+        UNION ALL
+        SELECT (SELECT m.priority FROM mq.messages m
+                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority < l.priority
+                ORDER BY m.priority DESC LIMIT 1)
+        FROM levels l
+        WHERE l.priority IS NOT NULL
+    )
+    SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
+                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority = l.priority
+                ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
+    FROM levels l
+    WHERE l.priority IS NOT NULL
+$$;
+
+COMMENT ON FUNCTION mq.oldest_pending_due(text) IS 'pg_mq: the earliest due time of a topic''s PENDING messages';
 
 -- Metrics samples, written by the background worker every pg_mq.metrics_sample_interval (or by
 -- mq_metrics_sample()). A snapshot is one moment; it has a row in mq.metric_samples for every
@@ -52,8 +101,10 @@ CREATE TABLE mq.metric_samples (
 
 COMMENT ON TABLE mq.metric_samples IS 'pg_mq metrics per topic per snapshot: the source of rates and of mq_dashboard time series';
 
--- Each topic's gauges and counters at a moment: the queue from the live rows (through the
--- partial indexes of PENDING and in-flight rows), the counters from totals plus increments.
+-- Each topic's gauges and counters at a moment: its totals plus the changes not folded yet.
+-- The oldest pending message is the one the totals remember, or an earlier one that became
+-- PENDING since; only a topic whose PENDING messages were claimed or removed since the last
+-- fold is looked up in the claim index.
 CREATE FUNCTION mq.current_metrics(at_time timestamptz)
 RETURNS TABLE (
     topic              text,
@@ -68,41 +119,38 @@ RETURNS TABLE (
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH queued AS (
-        SELECT m.topic,
-               count(*) FILTER (WHERE coalesce(m.next_retry_at, m.execute_at) <= at_time) AS pending,
-               count(*) FILTER (WHERE coalesce(m.next_retry_at, m.execute_at) > at_time) AS delayed,
-               at_time - min(coalesce(m.next_retry_at, m.execute_at))
-                   FILTER (WHERE coalesce(m.next_retry_at, m.execute_at) <= at_time) AS oldest_pending_age
-        FROM mq.messages m
-        WHERE m.status = 'PENDING'
-        GROUP BY m.topic
-    ), in_flight AS (
-        SELECT m.topic, count(*) AS processing
-        FROM mq.messages m
-        WHERE m.locked_until IS NOT NULL
-        GROUP BY m.topic
-    ), counters AS (
+    WITH unfolded AS (
         SELECT c.topic,
+               sum(c.pending_in - c.pending_out)::bigint AS pending,
+               sum(c.pending_out)::bigint AS pending_out,
+               sum(c.delayed)::bigint AS delayed,
+               sum(c.processing)::bigint AS processing,
                sum(c.consumed)::bigint AS consumed,
                sum(c.failed)::bigint AS failed,
-               sum(c.dead_lettered)::bigint AS dead_lettered
-        FROM (SELECT t.topic, t.consumed, t.failed, t.dead_lettered FROM mq.metric_totals t
-              UNION ALL
-              SELECT n.topic, n.consumed, n.failed, n.dead_lettered FROM mq.metric_counts n) c
+               sum(c.dead_lettered)::bigint AS dead_lettered,
+               min(c.oldest_due) AS oldest_due
+        FROM mq.metric_counts c
         GROUP BY c.topic
+    ), now_values AS (
+        SELECT coalesce(t.topic, u.topic) AS topic,
+               coalesce(t.pending, 0) + coalesce(u.pending, 0) AS pending,
+               coalesce(t.delayed, 0) + coalesce(u.delayed, 0) AS delayed,
+               coalesce(t.processing, 0) + coalesce(u.processing, 0) AS processing,
+               coalesce(t.consumed, 0) + coalesce(u.consumed, 0) AS consumed,
+               coalesce(t.failed, 0) + coalesce(u.failed, 0) AS failed,
+               coalesce(t.dead_lettered, 0) + coalesce(u.dead_lettered, 0) AS dead_lettered,
+               coalesce(u.pending_out, 0) > 0 AS left_since_fold,
+               least(t.oldest_due, u.oldest_due) AS oldest_due
+        FROM mq.metric_totals t
+        FULL JOIN unfolded u ON u.topic = t.topic
     )
-    SELECT topic,
-           coalesce(q.pending, 0),
-           coalesce(q.delayed, 0),
-           coalesce(f.processing, 0),
-           coalesce(c.consumed, 0),
-           coalesce(c.failed, 0),
-           coalesce(c.dead_lettered, 0),
-           q.oldest_pending_age
-    FROM queued q
-    FULL JOIN in_flight f USING (topic)
-    FULL JOIN counters c USING (topic)
+    SELECT v.topic, v.pending, v.delayed, v.processing, v.consumed, v.failed, v.dead_lettered,
+           CASE WHEN v.pending > 0 THEN
+               greatest(at_time - CASE WHEN v.left_since_fold THEN mq.oldest_pending_due(v.topic)
+                                       ELSE v.oldest_due END,
+                        interval '0')
+           END
+    FROM now_values v
 $$;
 
 COMMENT ON FUNCTION mq.current_metrics(timestamptz) IS 'pg_mq: gauges and counters per topic at a moment (used by mq_metrics and the samples)';

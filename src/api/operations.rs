@@ -8,8 +8,8 @@ use mq_core::error::MqError;
 use mq_core::lifecycle::Status;
 use mq_core::validation;
 
-use crate::engine::recovery;
 use crate::engine::retention::{self, Kind};
+use crate::engine::{promotion, recovery};
 use crate::pg::clock;
 use crate::pg::raise::{raise, OrRaise};
 use crate::pg::statements::Statement;
@@ -22,6 +22,15 @@ use crate::pg::statements::Statement;
 fn mq_recover() -> i64 {
     let total = Spi::connect_mut(recovery::recover_all);
     i64::try_from(total).unwrap_or(i64::MAX)
+}
+
+/// Makes every SCHEDULED message whose due time has come PENDING, in every topic, and returns
+/// how many. This is what the background worker does every `pg_mq.schedule_interval`; without
+/// the worker, polls do it for their own topic.
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn mq_promote() -> i64 {
+    Spi::connect_mut(promotion::promote_all)
 }
 
 /// Deletes messages in `status` ('COMPLETED' or 'FAILED') whose last change is older than
@@ -71,8 +80,8 @@ fn mq_retention() -> TableIterator<'static, (name!(kind, String), name!(deleted,
     TableIterator::new(rows)
 }
 
-/// Deletes every PENDING message of `topic` (due or not), writing a PURGED trace row for each,
-/// and returns how many. Messages being processed are left alone.
+/// Deletes every waiting message of `topic` (PENDING and SCHEDULED), writing a PURGED trace row
+/// for each, and returns how many. Messages being processed are left alone.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_purge(topic: Option<&str>) -> i64 {

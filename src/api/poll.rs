@@ -10,11 +10,11 @@ use mq_core::capabilities::Capability;
 use mq_core::validation;
 
 use crate::api::privileges;
-use crate::engine::recovery;
+use crate::engine::{promotion, recovery};
 use crate::pg::jsonb::RawJsonb;
 use crate::pg::raise::OrRaise;
 use crate::pg::statements::Statement;
-use crate::pg::{clock, session, settings, wakeup};
+use crate::pg::{clock, session, settings, wakeup, workers};
 
 /// A claimed message, as mq_poll returns it.
 struct Polled {
@@ -138,14 +138,16 @@ fn mq_poll(
     }
 }
 
-/// Claims a batch. Without the background worker (pg_mq not preloaded), first recovers the
-/// topic's expired locks itself; with it, the worker does that for every topic, and polls
-/// stay free of the extra scan.
+/// Claims a batch. When no background worker works in this database (pg_mq not preloaded, no
+/// worker slot left, or the worker not started yet), first recovers the topic's expired locks
+/// and makes its due scheduled messages PENDING itself; with one, the worker does that for
+/// every topic, and polls stay free of the extra statements.
 fn claim(topic: &str, batch_size: i32, consumer_id: &str, lock_timeout: Interval) -> Vec<Polled> {
     Spi::connect_mut(|client| {
         let now = clock::now();
-        if !wakeup::preloaded() {
+        if !workers::serves_this_database() {
             recovery::recover_batch(client, Some(topic), now);
+            promotion::promote_batch(client, Some(topic), now);
         }
         let rows = Statement::Claim.run(
             client,

@@ -2,6 +2,7 @@
 //! the background worker (src/worker/).
 
 pub mod failure;
+pub mod promotion;
 pub mod recovery;
 pub mod retention;
 pub mod sampling;

@@ -3,8 +3,6 @@
 //! only gives each a place to live and registers it. The `settings` pg_tests check that every
 //! declared setting is registered with exactly its declaration.
 
-use std::ffi::CString;
-
 use mq_core::backoff::RetryPolicy;
 use mq_core::settings::{self as spec, Context, Kind, Unit};
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
@@ -13,7 +11,8 @@ enum Storage {
     Int(&'static GucSetting<i32>),
     Real(&'static GucSetting<f64>),
     Bool(&'static GucSetting<bool>),
-    Text(&'static GucSetting<Option<CString>>),
+    #[allow(dead_code)] // no text setting today
+    Text(&'static GucSetting<Option<std::ffi::CString>>),
 }
 
 /// One static per setting, named as its declaration in `mq_core::settings`, and the list of
@@ -29,8 +28,8 @@ macro_rules! storage {
         pub static $name: GucSetting<bool> = GucSetting::<bool>::new(spec::$name.bool_default());
     };
     (@static $name:ident Text) => {
-        pub static $name: GucSetting<Option<CString>> =
-            GucSetting::<Option<CString>>::new(Some(spec::$name.text_default()));
+        pub static $name: GucSetting<Option<std::ffi::CString>> =
+            GucSetting::<Option<std::ffi::CString>>::new(Some(spec::$name.text_default()));
     };
     ($($name:ident: $kind:ident),+ $(,)?) => {
         $(storage!(@static $name $kind);)+
@@ -47,8 +46,9 @@ storage! {
     RETRY_JITTER: Real,
     TRACE: Bool,
     MAX_PAYLOAD_SIZE: Int,
-    DATABASE: Text,
     RECOVERY_INTERVAL: Int,
+    SCHEDULE_INTERVAL: Int,
+    FOLD_INTERVAL: Int,
     RETENTION_INTERVAL: Int,
     COMPLETED_RETENTION: Int,
     DEAD_LETTER_RETENTION: Int,
@@ -169,12 +169,4 @@ pub fn max_payload_size() -> usize {
 /// `pg_mq.lock_timeout` in milliseconds.
 pub fn lock_timeout_ms() -> i32 {
     LOCK_TIMEOUT.get()
-}
-
-/// `pg_mq.database`: the database the background worker connects to.
-pub fn database() -> String {
-    DATABASE
-        .get()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| spec::DATABASE.text_default().to_string_lossy().into_owned())
 }

@@ -10,8 +10,8 @@
 //! plan cache replans it by itself when the tables change. Each lifecycle statement is one
 //! round trip: the state change, its dead letter, its counters and its trace rows are written
 //! by data-modifying CTEs in the same statement. With `pg_mq.trace = off` a second plan of each
-//! statement is used, prepared without the lines between `--trace{` and `--}trace` (or from a
-//! leaner `.untraced.sql` document of its own, for the hottest statements). Tables are qualified
+//! statement is used, prepared without the lines between `--trace{` and `--}trace`, so the two
+//! cannot drift apart. Tables are qualified
 //! with their schema and the SQL functions calling these statements pin search_path to
 //! pg_catalog, so a caller's search_path cannot redirect a name.
 
@@ -44,12 +44,12 @@ mod ty {
     pub const UUID_ARRAY: Oid = pg_sys::UUIDARRAYOID;
 }
 
-/// Declares [`Statement`] from one list: each variant's SQL document (and, optionally, the
-/// lean document used with tracing off), parameters and result columns.
+/// Declares [`Statement`] from one list: each variant's SQL document, parameters and result
+/// columns.
 macro_rules! statements {
     ($(
         $(#[$doc:meta])*
-        $name:ident = $file:literal $(| $untraced:literal)?
+        $name:ident = $file:literal
             ($($arg:ident: $ty:ident),* $(,)?) -> ($($column:ident),* $(,)?);
     )+) => {
         /// A runtime statement; see the module documentation.
@@ -79,13 +79,6 @@ macro_rules! statements {
                 }
             }
 
-            /// The lean document used when tracing is off, for statements that have one.
-            fn untraced_text(self) -> Option<&'static str> {
-                match self {
-                    $(Statement::$name => statements!(@untraced $($untraced)?)),+
-                }
-            }
-
             /// The parameters' types, in `$n` order.
             pub fn arg_types(self) -> &'static [pg_sys::Oid] {
                 match self {
@@ -109,21 +102,19 @@ macro_rules! statements {
             }
         }
     };
-    (@untraced) => { None };
-    (@untraced $file:literal) => { Some(include_str!(concat!("../../sql/statements/", $file))) };
 }
 
 statements! {
     // The message lifecycle (sql/statements/lifecycle/).
-    Publish = "lifecycle/publish.sql" | "lifecycle/publish.untraced.sql"
+    Publish = "lifecycle/publish.sql"
         (topic: TEXT, payload: JSONB, headers: JSONB, priority: INT4, max_retries: INT4,
          execute_at: TIMESTAMPTZ, delay: INTERVAL, trace_id: UUID, now: TIMESTAMPTZ)
         -> (id);
-    PublishBatch = "lifecycle/publish_batch.sql" | "lifecycle/publish_batch.untraced.sql"
+    PublishBatch = "lifecycle/publish_batch.sql"
         (topic: TEXT, payloads: JSONB_ARRAY, headers: JSONB, priority: INT4, max_retries: INT4,
          execute_at: TIMESTAMPTZ, delay: INTERVAL, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY)
         -> (id);
-    Claim = "lifecycle/claim.sql" | "lifecycle/claim.untraced.sql"
+    Claim = "lifecycle/claim.sql"
         (topic: TEXT, batch_size: INT4, consumer_id: TEXT, lock_timeout: INTERVAL,
          now: TIMESTAMPTZ)
         -> (id, topic, payload, headers, priority, retry_count, max_retries, trace_id,
@@ -146,12 +137,15 @@ statements! {
         -> (id, status, topic);
     Replay = "lifecycle/replay.sql" (dead_letter_ids: INT8_ARRAY, now: TIMESTAMPTZ)
         -> (dead_letter_id, message_id, topic);
+    Promote = "lifecycle/promote.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
+        -> (topic, promoted);
     DeadLetterState = "lifecycle/dead_letter_state.sql" (id: INT8)
         -> (replayed, replayed_message_id);
     Trace = "lifecycle/trace.sql" (trace_id: UUID)
         -> (event, message_id, topic, detail, created_at);
 
     // Metrics, retention and purge (sql/statements/operations/).
+    LockTotals = "operations/lock_totals.sql" () -> ();
     FoldCounts = "operations/fold_counts.sql" (now: TIMESTAMPTZ) -> ();
     CurrentMetrics = "operations/current_metrics.sql" (now: TIMESTAMPTZ, topic: TEXT)
         -> (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
@@ -188,13 +182,13 @@ statements! {
 }
 
 impl Statement {
-    /// The statement's text for a trace mode: with tracing off, its lean document if it has
-    /// one, else its text without the lines from `--trace{` to `--}trace`.
+    /// The statement's text for a trace mode: with tracing off, without the lines from
+    /// `--trace{` to `--}trace`.
     pub fn sql(self, trace: bool) -> String {
-        match (trace, self.untraced_text()) {
-            (true, _) => self.text().to_owned(),
-            (false, Some(untraced)) => untraced.to_owned(),
-            (false, None) => mq_core::sql_text::without_trace(self.text()),
+        if trace {
+            self.text().to_owned()
+        } else {
+            mq_core::sql_text::without_trace(self.text())
         }
     }
 

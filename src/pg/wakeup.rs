@@ -35,14 +35,11 @@ struct Slot {
 /// The slot array in shared memory; null when pg_mq was not preloaded.
 static mut SHARED: *mut Slot = ptr::null_mut();
 
-/// Which slot a topic wakes (FNV-1a).
+/// Which slot a topic of this backend's database wakes.
 pub fn slot_of(topic: &str) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in topic.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % SLOTS as u64) as usize
+    // SAFETY: reads a backend global.
+    let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    mq_core::hashing::slot(database, topic, SLOTS)
 }
 
 fn shared_slot(index: usize) -> Option<*mut Slot> {
@@ -52,11 +49,6 @@ fn shared_slot(index: usize) -> Option<*mut Slot> {
         let base = *ptr::addr_of!(SHARED);
         (!base.is_null()).then(|| base.add(index))
     }
-}
-
-/// Whether pg_mq was preloaded (shared memory exists, and with it the background worker).
-pub fn preloaded() -> bool {
-    shared_slot(0).is_some()
 }
 
 // ---- shared memory set-up (only while preloading) ----
@@ -241,23 +233,5 @@ impl Waiter {
             }
         }
         pg_sys::check_for_interrupts!();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_are_stable_and_in_range() {
-        assert_eq!(slot_of("orders"), slot_of("orders"));
-        let used: std::collections::HashSet<usize> =
-            (0..2_000).map(|i| slot_of(&format!("topic-{i}"))).collect();
-        assert!(used.iter().all(|s| *s < SLOTS));
-        assert!(
-            used.len() > SLOTS * 9 / 10,
-            "topics spread over the slots: {}",
-            used.len()
-        );
     }
 }

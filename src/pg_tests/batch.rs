@@ -233,11 +233,11 @@ mod tests {
                            gen_random_uuid(), gen_random_uuid()], \
                      'bulk failure') WITH ORDINALITY AS r(id, status, n)"
             )),
-            vec!["PENDING", "FAILED", "-", "-"]
+            vec!["SCHEDULED", "FAILED", "-", "-"]
         );
         let status =
             |id: i64| one::<String>(&format!("SELECT status FROM mq.messages WHERE id = {id}"));
-        assert_eq!(status(retry), "PENDING");
+        assert_eq!(status(retry), "SCHEDULED");
         assert_eq!(status(dead), "FAILED");
         assert_eq!(status(idle), "PENDING");
         assert!(one::<bool>(&format!(
@@ -260,7 +260,7 @@ mod tests {
             one::<String>(
                 "SELECT mq_fail(id, 'later', lease, retry_in => '10 minutes') FROM ri_polled"
             ),
-            "PENDING"
+            "SCHEDULED"
         );
         assert!(one::<bool>(&format!(
             "SELECT next_retry_at - updated_at = interval '10 minutes' AND retry_count = 1 \
@@ -270,6 +270,7 @@ mod tests {
         run(&format!(
             "UPDATE mq.messages SET next_retry_at = now() WHERE id = {id}"
         ));
+        run("SELECT mq_promote()");
         run("SELECT * FROM mq_poll('ri', 1)");
         assert_eq!(
             one::<String>(&format!("SELECT mq_fail({id}, 'again', retry_in => '0')")),

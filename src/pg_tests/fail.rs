@@ -17,9 +17,9 @@ mod tests {
         poll_one("retry");
         assert_eq!(
             maybe::<String>(&format!("SELECT mq_fail({id}, 'boom')")).as_deref(),
-            Some("PENDING")
+            Some("SCHEDULED")
         );
-        assert_eq!(one::<String>(&format!("SELECT status {row}")), "PENDING");
+        assert_eq!(one::<String>(&format!("SELECT status {row}")), "SCHEDULED");
         assert_eq!(one::<i32>(&format!("SELECT retry_count {row}")), 1);
         assert_eq!(one::<String>(&format!("SELECT last_error {row}")), "boom");
         assert!(one::<bool>(&format!(
@@ -28,10 +28,11 @@ mod tests {
         // Not due yet: the backoff keeps it from the next poll.
         assert_eq!(one::<i64>("SELECT count(*) FROM mq_poll('retry')"), 0);
 
-        // Make it due, fail it again: the backoff doubles.
+        // Make it due (and PENDING, as the worker would), fail it again: the backoff doubles.
         run(&format!(
             "UPDATE mq.messages SET next_retry_at = clock_timestamp() WHERE id = {id}"
         ));
+        assert_eq!(one::<i64>("SELECT mq_promote()"), 1);
         assert_eq!(one::<i32>("SELECT retry_count FROM mq_poll('retry')"), 1);
         run(&format!("SELECT mq_fail({id}, 'boom again')"));
         assert!(one::<bool>(&format!(
@@ -54,6 +55,7 @@ mod tests {
         run(&format!(
             "UPDATE mq.messages SET next_retry_at = clock_timestamp() WHERE id = {id}"
         ));
+        run("SELECT mq_promote()");
         poll_one("capped");
         run(&format!("SELECT mq_fail({id})"));
         assert!(one::<bool>(&format!(
@@ -133,9 +135,9 @@ mod tests {
         );
         assert_eq!(
             maybe::<String>(&format!("SELECT mq_fail({id}, 'x', '{lease}')")).as_deref(),
-            Some("PENDING")
+            Some("SCHEDULED")
         );
-        // Now PENDING: a second report for the same delivery changes nothing.
+        // Now waiting for its retry: a second report for the same delivery changes nothing.
         assert!(maybe::<String>(&format!("SELECT mq_fail({id}, 'x', '{lease}')")).is_none());
     }
 

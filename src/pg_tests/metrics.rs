@@ -45,6 +45,8 @@ mod tests {
 
     #[pg_test]
     fn rates_need_a_sample_to_measure_from() {
+        // Whatever snapshots the background worker took in this database before the test.
+        run("DELETE FROM mq.metric_snapshots");
         publish("rates");
         assert!(one::<bool>(
             "SELECT consume_rate IS NULL AND success_ratio IS NULL FROM mq_metrics() WHERE topic = 'rates'"
@@ -66,9 +68,10 @@ mod tests {
         let id = publish("samples");
         poll_one("samples");
         run(&format!("SELECT mq_complete({id})"));
+        // Each change appended its row: the publication, the claim, the completion.
         assert_eq!(
             one::<i64>("SELECT count(*) FROM mq.metric_counts WHERE topic = 'samples'"),
-            1
+            3
         );
         run("SELECT mq_metrics_sample()");
         assert_eq!(

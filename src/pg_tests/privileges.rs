@@ -83,6 +83,7 @@ mod tests {
                 "mq.check_paging(integer,integer)",
                 "mq.current_metrics(timestamp with time zone)",
                 "mq.grants_changed()",
+                "mq.oldest_pending_due(text)",
                 "mq_grant(text,name,text)",
                 "mq_revoke(text,name,text)",
             ]

@@ -1,30 +1,30 @@
-//! The background worker: recovers expired locks, applies retention and records metrics
-//! samples, in the database named by `pg_mq.database`.
+//! A database's background worker: recovers expired locks, makes due scheduled messages
+//! deliverable, folds the metrics counters, applies retention and records metrics samples.
 //!
-//! Registered from `_PG_init` when pg_mq is in `shared_preload_libraries`; shows in
-//! pg_stat_activity with backend_type `pg_mq worker`. Each job runs in short transactions of
-//! its own; an error is logged, its transaction aborted, and the worker carries on. On SIGHUP it
-//! reloads the settings; on SIGTERM it exits at once (exit code 1, so the postmaster starts it
-//! again unless the server is shutting down), and the postmaster restarts it if it dies.
+//! The launcher (`launcher`) starts one in every database that may have pg_mq. It shows in
+//! pg_stat_activity with backend_type `pg_mq worker`. It first looks for the extension: without
+//! it (or at another version than this library's) it says so once in the log, tells the
+//! registry, and leaves, to be started again when the extension is created or updated, or to
+//! look again a while later. Each job runs in short transactions of its own; an error is
+//! logged, its transaction aborted, and the worker carries on. On SIGHUP it reloads the
+//! settings; on SIGTERM it exits at once, and the launcher starts another after a few seconds.
+//! A statement that needs the database alone (DROP DATABASE, ...) makes it leave at once.
 
 use std::time::{Duration, Instant};
 
-use pgrx::bgworkers::{
-    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
-};
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
 
 use mq_core::schedule::Schedule;
 
 use crate::pg::statements::Statement;
-use crate::pg::{settings, xact};
+use crate::pg::workers::{self, DbState, Registered};
+use crate::pg::xact;
 
 mod jobs;
+pub mod launcher;
 
 use jobs::JOBS;
-
-/// How long the postmaster waits before starting a worker that died.
-const RESTART_DELAY: Duration = Duration::from_secs(5);
 
 /// The worker's own lock wait limit: it would rather skip a tick than queue behind DDL.
 const WORKER_LOCK_TIMEOUT: &str = "1s";
@@ -32,23 +32,16 @@ const WORKER_STATEMENT_TIMEOUT: &str = "5min";
 
 pub const BACKEND_TYPE: &str = "pg_mq worker";
 
-/// While the extension is missing or at another version, how often the worker looks again
-/// (or every recovery interval, if that is shorter).
-const LOOK_AGAIN: Duration = Duration::from_secs(5);
+/// Without the extension, how long before a worker looks at the database again (one is started
+/// at once when the extension is created or updated there).
+const PROBE_AGAIN: Duration = Duration::from_secs(30);
 
 /// The extension version this library implements.
 const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Registers the worker with the postmaster (only possible while preloading).
+/// Registers the launcher, which starts the workers (only possible while preloading).
 pub fn register() {
-    BackgroundWorkerBuilder::new(BACKEND_TYPE)
-        .set_type(BACKEND_TYPE)
-        .set_library("pg_mq")
-        .set_function("pg_mq_worker_main")
-        .enable_spi_access()
-        .set_start_time(BgWorkerStartTime::RecoveryFinished)
-        .set_restart_time(Some(RESTART_DELAY))
-        .load();
+    workers::register_launcher();
 }
 
 /// Each job's interval now.
@@ -94,12 +87,27 @@ fn look_for_extension() -> Found {
     }
 }
 
-/// The worker's main loop, in a new process started by the postmaster (through
-/// `pg::pg_mq_worker_main`).
-pub fn main() -> ! {
+/// The name of the worker's database.
+fn database_name() -> String {
+    xact::in_transaction("naming the database", || {
+        Spi::get_one::<String>("SELECT pg_catalog.current_database()::text")
+            .ok()
+            .flatten()
+    })
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// The worker's main loop for database `dboid`, in a new process started by the launcher
+/// (through `pg::pg_mq_worker_main`).
+pub fn main(dboid: pg_sys::Oid) -> ! {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    let database = settings::database();
-    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(dboid), None);
+    if let Registered::Duplicate = workers::worker_register(dboid) {
+        xact::exit(0);
+    }
+    let database = database_name();
+    pgrx::log!("pg_mq worker started in database \"{database}\"");
     xact::in_transaction("configuring the session", || {
         Spi::run(&format!(
             "SET lock_timeout = '{WORKER_LOCK_TIMEOUT}'; \
@@ -107,43 +115,30 @@ pub fn main() -> ! {
              SET application_name = '{BACKEND_TYPE}'"
         ))
     });
-    pgrx::log!("pg_mq worker started in database \"{database}\"");
 
     let mut schedule = Schedule::new(JOBS.len());
-    let mut installed: Option<Found> = None;
+    let mut working = false;
     let mut wait = Duration::ZERO;
     while BackgroundWorker::wait_latch(Some(wait)) {
+        if workers::worker_must_leave(dboid) {
+            pgrx::log!(
+                "pg_mq worker: leaving database \"{database}\" for a statement that needs it alone"
+            );
+            xact::exit(0);
+        }
         if BackgroundWorker::sighup_received() {
             xact::reload_configuration();
-            let configured = settings::database();
-            if configured != database {
-                pgrx::log!(
-                    "pg_mq worker: pg_mq.database changed from \"{database}\" to \"{configured}\"; restarting"
-                );
-                break;
-            }
         }
         let intervals = intervals();
-        // While it cannot work, the worker looks again as often as it would recover locks.
-        let recovery_interval =
-            Duration::from_millis(u64::try_from(settings::RECOVERY_INTERVAL.get()).unwrap_or(0));
-        let found = look_for_extension();
-        if installed.as_ref() != Some(&found) {
-            match &found {
-                Found::Ready => pgrx::log!(
-                    "pg_mq worker: extension pg_mq found in database \"{database}\"; working"
-                ),
-                Found::Nothing => pgrx::log!(
-                    "pg_mq worker: extension pg_mq is not installed in database \"{database}\"; waiting for CREATE EXTENSION pg_mq"
-                ),
-                Found::OtherVersion(v) => pgrx::log!(
-                    "pg_mq worker: extension pg_mq in database \"{database}\" is version {v}, this library is {LIBRARY_VERSION}; waiting for ALTER EXTENSION pg_mq UPDATE"
-                ),
-            }
-            installed = Some(found.clone());
-        }
-        match found {
+        match look_for_extension() {
             Found::Ready => {
+                if !working {
+                    pgrx::log!(
+                        "pg_mq worker: extension pg_mq found in database \"{database}\"; working"
+                    );
+                    workers::worker_report(dboid, DbState::Working, Duration::ZERO);
+                    working = true;
+                }
                 for job in schedule.due(Instant::now(), &intervals) {
                     let more = (JOBS[job].run)();
                     schedule.ran(job, Instant::now(), more);
@@ -152,16 +147,22 @@ pub fn main() -> ! {
                 wait = schedule.wait(Instant::now(), &intervals);
             }
             Found::Nothing => {
-                xact::report_activity("pg_mq worker: waiting for CREATE EXTENSION pg_mq");
-                wait = recovery_interval.min(LOOK_AGAIN);
+                pgrx::log!(
+                    "pg_mq worker: extension pg_mq is not installed in database \"{database}\"; leaving until CREATE EXTENSION pg_mq"
+                );
+                workers::worker_report(dboid, DbState::Absent, PROBE_AGAIN);
+                xact::exit(0);
             }
-            Found::OtherVersion(_) => {
-                xact::report_activity("pg_mq worker: waiting for ALTER EXTENSION pg_mq UPDATE");
-                wait = recovery_interval.min(LOOK_AGAIN);
+            Found::OtherVersion(v) => {
+                pgrx::log!(
+                    "pg_mq worker: extension pg_mq in database \"{database}\" is version {v}, this library is {LIBRARY_VERSION}; leaving until ALTER EXTENSION pg_mq UPDATE"
+                );
+                workers::worker_report(dboid, DbState::Absent, PROBE_AGAIN);
+                xact::exit(0);
             }
         }
     }
-    pgrx::log!("pg_mq worker stopping");
-    // Exit code 1 lets the postmaster restart the worker.
+    pgrx::log!("pg_mq worker stopping in database \"{database}\"");
+    workers::worker_report(dboid, DbState::Stopped, Duration::from_secs(5));
     xact::exit(1)
 }

@@ -15,6 +15,8 @@ pub use self::pgmq::Pgmq;
 pub use self::pgq::PgQ;
 pub use self::raw_sql::RawSql;
 
+use crate::scenarios::Scenario;
+
 /// One connection's view of a queue.
 pub trait Session: Send {
     /// Publishes one message in a transaction of its own.
@@ -58,6 +60,31 @@ pub trait System: Sync {
     }
     /// Makes everything published so far visible to consumers (PgQ: a forced tick).
     fn flush(&self, _admin: &mut Client, _queue: &str, _shards: usize) {}
+    /// Whether the system runs `scenario`: every one but (g) and (h), which only the systems
+    /// implementing the methods below run.
+    fn runs(&self, scenario: Scenario) -> bool {
+        !matches!(scenario, Scenario::ScheduledPoll | Scenario::Monitoring)
+    }
+    /// (g): adds `n` messages to `queue` that fall due in an hour, stored the way the system
+    /// stores messages published for later (and counted as its own publish would count them),
+    /// then vacuums and analyzes.
+    fn fill_scheduled(&self, _admin: &mut Client, _queue: &str, _n: i64) {
+        unimplemented!("{} does not run scenario g", self.name())
+    }
+    /// (h): adds `n` due messages spread evenly over `topics` topics named `{prefix}_{i}`
+    /// (i from 0), counted as the system's own publish would count them, then vacuums and
+    /// analyzes. Returns a note for the report when the fill had to differ from that.
+    fn fill_topics(&self, _admin: &mut Client, _prefix: &str, _topics: i64, _n: i64) -> String {
+        unimplemented!("{} does not run scenario h", self.name())
+    }
+    /// (h): what is timed once the topics are filled, as (row label, SQL).
+    fn monitoring_calls(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
+    /// (h): removes what `fill_topics` added.
+    fn drop_topics(&self, admin: &mut Client, prefix: &str, _topics: i64) {
+        System::drop(self, admin, prefix, 1);
+    }
 }
 
 /// Publishes `n` rows with `insert_chunk(count)` in chunks of 10,000 rows.
@@ -68,6 +95,15 @@ pub fn in_chunks(n: i64, mut insert_chunk: impl FnMut(i64)) {
         insert_chunk(chunk);
         left -= chunk;
     }
+}
+
+/// Calls `insert_range(first, last)` for 1..=n in consecutive ranges of 10,000.
+pub fn in_ranges(n: i64, mut insert_range: impl FnMut(i64, i64)) {
+    let mut done = 0;
+    in_chunks(n, |chunk| {
+        insert_range(done + 1, done + chunk);
+        done += chunk;
+    });
 }
 
 /// The client's clock now, in microseconds since the Unix epoch.

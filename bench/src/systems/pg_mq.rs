@@ -5,8 +5,9 @@ use std::time::Duration;
 use postgres::{Client, Statement};
 use serde_json::Value;
 
-use super::{count, delivered_at, in_chunks, Session, System};
+use super::{count, delivered_at, in_chunks, in_ranges, Session, System};
 use crate::payload::SQL_PAYLOAD;
+use crate::scenarios::Scenario;
 
 pub struct PgMq {
     pub trace: bool,
@@ -160,4 +161,78 @@ impl System for PgMq {
             queue,
         )
     }
+
+    /// Every scenario; (h) only once, with tracing on: the monitoring functions read the
+    /// counters, which do not depend on `pg_mq.trace`.
+    fn runs(&self, scenario: Scenario) -> bool {
+        scenario != Scenario::Monitoring || self.trace
+    }
+
+    fn fill_scheduled(&self, admin: &mut Client, queue: &str, n: i64) {
+        let sql = format!(
+            "INSERT INTO mq.messages (topic, payload, status, max_retries, execute_at, trace_id, \
+             created_at, updated_at) \
+             SELECT $1, {SQL_PAYLOAD}, 'SCHEDULED', 3, now() + interval '1 hour', \
+                    gen_random_uuid(), now(), now() \
+             FROM generate_series(1, $2::bigint) n"
+        );
+        in_chunks(n, |chunk| {
+            admin.execute(&sql, &[&queue, &chunk]).unwrap();
+        });
+        // One row of counted changes for the topic, as a publish of them would append.
+        admin
+            .execute(
+                "INSERT INTO mq.metric_counts (topic, delayed, counted_at) VALUES ($1, $2, now())",
+                &[&queue, &n],
+            )
+            .unwrap();
+        fold_and_vacuum(admin);
+    }
+
+    fn fill_topics(&self, admin: &mut Client, prefix: &str, topics: i64, n: i64) -> String {
+        let sql = format!(
+            "INSERT INTO mq.messages (topic, payload, status, max_retries, execute_at, trace_id, \
+             created_at, updated_at) \
+             SELECT $1::text || '_' || (n % $4::bigint)::text, {SQL_PAYLOAD}, 'PENDING', 3, \
+                    now() - interval '5 seconds', gen_random_uuid(), now(), now() \
+             FROM generate_series($2::bigint, $3::bigint) n"
+        );
+        in_ranges(n, |first, last| {
+            admin
+                .execute(&sql, &[&prefix, &first, &last, &topics])
+                .unwrap();
+        });
+        // One row of counted changes per topic, as a publish of its messages would append.
+        admin
+            .execute(
+                "INSERT INTO mq.metric_counts (topic, pending_in, oldest_due, counted_at) \
+                 SELECT topic, count(*), min(execute_at), now() FROM mq.messages \
+                 WHERE status = 'PENDING' AND starts_with(topic, $1::text || '_') GROUP BY topic",
+                &[&prefix],
+            )
+            .unwrap();
+        fold_and_vacuum(admin);
+        String::new()
+    }
+
+    fn monitoring_calls(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("pg_mq: mq_metrics()", "SELECT count(*) FROM mq_metrics()"),
+            ("pg_mq: mq_depth()", "SELECT count(*) FROM mq_depth()"),
+            (
+                "pg_mq: mq_metrics_prometheus()",
+                "SELECT length(mq_metrics_prometheus())",
+            ),
+            ("pg_mq: mq_dashboard()", "SELECT mq_dashboard() IS NOT NULL"),
+            ("pg_mq: mq_metrics_sample()", "SELECT mq_metrics_sample()"),
+        ]
+    }
+}
+
+/// Folds the counted changes into the totals (and takes a sample), then vacuums and analyzes
+/// the messages.
+fn fold_and_vacuum(admin: &mut Client) {
+    // Two calls: VACUUM cannot run in the implicit transaction of a multi-statement string.
+    admin.batch_execute("SELECT mq_metrics_sample()").unwrap();
+    admin.batch_execute("VACUUM ANALYZE mq.messages").unwrap();
 }

@@ -8,8 +8,19 @@ use serde_json::Value;
 
 use super::{count, delivered_at, in_chunks, Session, System};
 use crate::payload::SQL_PAYLOAD;
+use crate::scenarios::Scenario;
 
 pub struct Pgmq;
+
+/// (h) gives pgmq one queue per topic (its model), but at most this many. pgmq.metrics_all()
+/// runs pgmq.metrics() for every queue in one transaction, and each locks the queue's table,
+/// its two indexes and its sequence until the end: about 4 locks a queue, 40,000 for 10,000
+/// queues, where the server's lock table has room for max_locks_per_transaction (64) × 82
+/// backends ≈ 5,200 (max_connections = 60 here): "out of shared memory". (Creating them is
+/// not the obstacle: pgmq.create makes two tables with their TOAST tables, four indexes and a
+/// sequence in one transaction, by its SQL some milliseconds a queue, a minute or two for
+/// 10,000 — an estimate, not measured.)
+const MAX_QUEUES: i64 = 1_000;
 
 struct PgmqSession {
     client: Client,
@@ -168,5 +179,64 @@ impl System for Pgmq {
             table(queue, "a")
         );
         count(admin, &sql, queue)
+    }
+
+    fn runs(&self, _scenario: Scenario) -> bool {
+        true
+    }
+
+    /// Visible in an hour (what pgmq.send with a delay stores): pgmq.read filters on vt.
+    fn fill_scheduled(&self, admin: &mut Client, queue: &str, n: i64) {
+        let q = table(queue, "q");
+        let sql = format!(
+            "INSERT INTO {q} (vt, message) \
+             SELECT now() + interval '1 hour', {SQL_PAYLOAD} FROM generate_series(1, $1::bigint) n"
+        );
+        in_chunks(n, |chunk| {
+            admin.execute(&sql, &[&chunk]).unwrap();
+        });
+        admin.batch_execute(&format!("VACUUM ANALYZE {q}")).unwrap();
+    }
+
+    fn fill_topics(&self, admin: &mut Client, prefix: &str, topics: i64, n: i64) -> String {
+        let queues = topics.min(MAX_QUEUES);
+        for i in 0..queues {
+            let queue = format!("{prefix}_{i}");
+            admin.execute("SELECT pgmq.create($1)", &[&queue]).unwrap();
+            let q = table(&queue, "q");
+            let sql = format!(
+                "INSERT INTO {q} (enqueued_at, vt, message) \
+                 SELECT now() - interval '5 seconds', now() - interval '5 seconds', {SQL_PAYLOAD} \
+                 FROM generate_series(1, $1::bigint) n"
+            );
+            in_chunks(n / queues + i64::from(i < n % queues), |chunk| {
+                admin.execute(&sql, &[&chunk]).unwrap();
+            });
+            admin.batch_execute(&format!("VACUUM ANALYZE {q}")).unwrap();
+        }
+        if queues < topics {
+            format!(
+                "{queues} queues (one per topic) of {} msgs, not {topics}: metrics_all() would \
+                 take ~4 locks a queue in one transaction, beyond the server's lock table",
+                n / queues
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    fn monitoring_calls(&self) -> Vec<(&'static str, &'static str)> {
+        vec![(
+            "pgmq: metrics_all()",
+            "SELECT count(*) FROM pgmq.metrics_all()",
+        )]
+    }
+
+    fn drop_topics(&self, admin: &mut Client, prefix: &str, topics: i64) {
+        for i in 0..topics.min(MAX_QUEUES) {
+            admin
+                .execute("SELECT pgmq.drop_queue($1)", &[&format!("{prefix}_{i}")])
+                .unwrap();
+        }
     }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use postgres::{Client, Statement};
 use serde_json::Value;
 
-use super::{count, delivered_at, in_chunks, Session, System};
+use super::{count, delivered_at, in_chunks, in_ranges, Session, System};
 use crate::payload::SQL_PAYLOAD;
+use crate::scenarios::Scenario;
 
 pub struct RawSql;
 
@@ -180,5 +181,51 @@ impl System for RawSql {
             "SELECT count(*) FROM raw_queue.messages WHERE topic = $1 AND status = 'COMPLETED'",
             queue,
         )
+    }
+
+    fn runs(&self, _scenario: Scenario) -> bool {
+        true
+    }
+
+    /// PENDING with a due time an hour out: the claim filters on the due time, walking over
+    /// them in the claim index.
+    fn fill_scheduled(&self, admin: &mut Client, queue: &str, n: i64) {
+        let sql = format!(
+            "INSERT INTO raw_queue.messages (topic, payload, max_retries, execute_at, trace_id, created_at, updated_at) \
+             SELECT $1, {SQL_PAYLOAD}, 3, now() + interval '1 hour', gen_random_uuid(), now(), now() \
+             FROM generate_series(1, $2::bigint) n"
+        );
+        in_chunks(n, |chunk| {
+            admin.execute(&sql, &[&queue, &chunk]).unwrap();
+        });
+        admin
+            .batch_execute("VACUUM ANALYZE raw_queue.messages")
+            .unwrap();
+    }
+
+    fn fill_topics(&self, admin: &mut Client, prefix: &str, topics: i64, n: i64) -> String {
+        let sql = format!(
+            "INSERT INTO raw_queue.messages (topic, payload, max_retries, execute_at, trace_id, created_at, updated_at) \
+             SELECT $1::text || '_' || (n % $4::bigint)::text, {SQL_PAYLOAD}, 3, \
+                    now() - interval '5 seconds', gen_random_uuid(), now(), now() \
+             FROM generate_series($2::bigint, $3::bigint) n"
+        );
+        in_ranges(n, |first, last| {
+            admin
+                .execute(&sql, &[&prefix, &first, &last, &topics])
+                .unwrap();
+        });
+        admin
+            .batch_execute("VACUUM ANALYZE raw_queue.messages")
+            .unwrap();
+        String::new()
+    }
+
+    fn monitoring_calls(&self) -> Vec<(&'static str, &'static str)> {
+        vec![(
+            "raw SQL: GROUP BY topic",
+            "SELECT topic, count(*), min(execute_at) FROM raw_queue.messages \
+             WHERE status = 'PENDING' GROUP BY topic",
+        )]
     }
 }

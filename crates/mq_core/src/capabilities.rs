@@ -45,6 +45,7 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_purge",
     "mq_cleanup",
     "mq_recover",
+    "mq_promote",
     "mq_retention",
     "mq_trace",
     "mq_messages",
@@ -52,6 +53,7 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_traces",
     // Called by the view mq.queue_depth, which admins may read directly.
     "current_metrics",
+    "oldest_pending_due",
 ];
 
 const CAPABILITY_HINT: &str = "The capabilities are producer, consumer, monitor and admin.";

@@ -9,6 +9,7 @@
 //! - [`settings`]: the `pg_mq.*` settings, declared once
 //! - [`schedule`]: the background worker's timetable
 //! - [`ids`]: time-ordered trace ids
+//! - [`hashing`]: topics spread over the long-poll wake-up slots
 //! - [`sql_text`]: the text of the runtime statements
 //! - [`metrics`], [`prometheus`], [`dashboard`]: metrics arithmetic and the documents built
 //!   from it
@@ -23,6 +24,7 @@ pub mod batch;
 pub mod capabilities;
 pub mod dashboard;
 pub mod error;
+pub mod hashing;
 pub mod ids;
 pub mod lifecycle;
 pub mod metrics;

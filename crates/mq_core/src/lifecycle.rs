@@ -47,7 +47,9 @@ macro_rules! names {
 names! {
     /// `mq.messages.status`.
     pub enum Status {
-        /// Deliverable: waiting for a poll.
+        /// Not due yet: published for later, or waiting out a retry's backoff.
+        Scheduled = "SCHEDULED",
+        /// Due: waiting for a poll.
         Pending = "PENDING",
         /// Delivered and locked until its lease expires.
         Processing = "PROCESSING",
@@ -99,7 +101,7 @@ mod tests {
         assert_eq!(Status::parse("pending"), None);
         assert_eq!(
             spoken_list(Status::ALL),
-            "PENDING, PROCESSING, COMPLETED or FAILED"
+            "SCHEDULED, PENDING, PROCESSING, COMPLETED or FAILED"
         );
     }
 

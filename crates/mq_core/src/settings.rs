@@ -217,16 +217,6 @@ pub const MAX_PAYLOAD_SIZE: Setting = Setting {
     detail: c"",
 };
 
-pub const DATABASE: Setting = Setting {
-    name: c"pg_mq.database",
-    kind: Kind::Text {
-        default: c"postgres",
-    },
-    context: Context::Reload,
-    description: c"Database the background worker works in (it reconnects when this changes).",
-    detail: c"",
-};
-
 pub const RECOVERY_INTERVAL: Setting = Setting {
     name: c"pg_mq.recovery_interval",
     kind: Kind::Int {
@@ -238,6 +228,28 @@ pub const RECOVERY_INTERVAL: Setting = Setting {
     context: Context::Reload,
     description: c"How often the background worker recovers messages whose lock expired.",
     detail: c"",
+};
+
+pub const SCHEDULE_INTERVAL: Setting = Setting {
+    name: c"pg_mq.schedule_interval",
+    kind: Kind::Int { default: 200, min: 10, max: i32::MAX, unit: Unit::Milliseconds },
+    context: Context::Reload,
+    description: c"How often the background worker makes scheduled messages whose time has come deliverable.",
+    detail: c"A message published for later, or waiting for a retry, is delivered at most this long after its due time even if no poller looks.",
+};
+
+pub const FOLD_INTERVAL: Setting = Setting {
+    name: c"pg_mq.fold_interval",
+    kind: Kind::Int {
+        default: 1_000,
+        min: 10,
+        max: i32::MAX,
+        unit: Unit::Milliseconds,
+    },
+    context: Context::Reload,
+    description:
+        c"How often the background worker folds the metrics changes into the per-topic totals.",
+    detail: c"Metrics read the totals plus the changes not folded yet.",
 };
 
 pub const RETENTION_INTERVAL: Setting = Setting {
@@ -322,8 +334,9 @@ pub const ALL: &[Setting] = &[
     RETRY_JITTER,
     TRACE,
     MAX_PAYLOAD_SIZE,
-    DATABASE,
     RECOVERY_INTERVAL,
+    SCHEDULE_INTERVAL,
+    FOLD_INTERVAL,
     RETENTION_INTERVAL,
     COMPLETED_RETENTION,
     DEAD_LETTER_RETENTION,

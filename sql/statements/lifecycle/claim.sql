@@ -1,7 +1,8 @@
--- Claims up to batch_size due PENDING messages of the topic, skipping rows other pollers hold.
--- The candidates are locked in the inner SELECT and updated through the primary key, a plan
--- that stays right whatever the batch size. Rows come back unordered, with their due time;
--- the caller sorts them.
+-- Claims up to batch_size PENDING messages of the topic (all of them due: messages due later
+-- are SCHEDULED), skipping rows other pollers hold, and counts the claim. The candidates are
+-- locked in the inner SELECT and updated through the primary key, a plan that stays right
+-- whatever the batch size. Rows come back unordered, with their due time; the caller sorts
+-- them.
 WITH claimed AS (
     UPDATE mq.messages m
     SET status = 'PROCESSING', consumer_id = $3, locked_at = $5, locked_until = $5 + $4,
@@ -9,7 +10,7 @@ WITH claimed AS (
     WHERE m.id = ANY (ARRAY(
         SELECT id
         FROM mq.messages
-        WHERE status = 'PENDING' AND topic = $1 AND coalesce(next_retry_at, execute_at) <= $5
+        WHERE status = 'PENDING' AND topic = $1
         ORDER BY priority DESC, coalesce(next_retry_at, execute_at), id
         LIMIT $2
         FOR UPDATE SKIP LOCKED))
@@ -27,6 +28,10 @@ WITH claimed AS (
     FROM claimed
 )
 --}trace
+, counted AS (
+    INSERT INTO mq.metric_counts (topic, pending_out, processing, counted_at)
+    SELECT $1, count(*), count(*), $5 FROM claimed HAVING count(*) > 0
+)
 SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id, created_at, lease,
        due_at
 FROM claimed

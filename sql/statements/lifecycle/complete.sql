@@ -18,7 +18,7 @@ WITH done AS (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, consumed, counted_at)
-    SELECT topic, count(*), $4 FROM done GROUP BY topic
+    INSERT INTO mq.metric_counts (topic, processing, consumed, counted_at)
+    SELECT topic, -count(*), count(*), $4 FROM done GROUP BY topic
 )
 SELECT id FROM done

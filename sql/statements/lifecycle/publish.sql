@@ -1,9 +1,13 @@
--- Adds one message; returns its id.
+-- Adds one message, PENDING when it is due now and SCHEDULED when it is due later, and counts
+-- it; returns its id.
 WITH message AS (
     INSERT INTO mq.messages
-        (topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, coalesce($6, $9 + $7, $9), $8, $9, $9)
-    RETURNING id, topic, trace_id, priority, max_retries, execute_at
+        (topic, payload, headers, status, priority, max_retries, execute_at, trace_id, created_at,
+         updated_at)
+    VALUES ($1, $2, $3,
+            CASE WHEN coalesce($6, $9 + $7, $9) > $9 THEN 'SCHEDULED' ELSE 'PENDING' END,
+            $4, $5, coalesce($6, $9 + $7, $9), $8, $9, $9)
+    RETURNING id, topic, trace_id, priority, max_retries, execute_at, status
 )
 --trace{
 , traced AS (
@@ -15,4 +19,10 @@ WITH message AS (
     FROM message
 )
 --}trace
+, counted AS (
+    INSERT INTO mq.metric_counts (topic, pending_in, delayed, oldest_due, counted_at)
+    SELECT topic, (status = 'PENDING')::int, (status = 'SCHEDULED')::int,
+           CASE WHEN status = 'PENDING' THEN execute_at END, $9
+    FROM message
+)
 SELECT id FROM message

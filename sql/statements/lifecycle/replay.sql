@@ -30,4 +30,8 @@ WITH picked AS MATERIALIZED (
     FROM picked
 )
 --}trace
+, counted AS (
+    INSERT INTO mq.metric_counts (topic, pending_in, dead_letters, oldest_due, counted_at)
+    SELECT topic, count(*), -count(*), $2, $2 FROM picked GROUP BY topic
+)
 SELECT dead_letter_id, message_id, topic FROM picked ORDER BY dead_letter_id

@@ -1,6 +1,6 @@
 -- Settles failed deliveries locked by lock_for_failure.sql or lock_expired.sql: back to
--- PENDING (due at its next_retry_at), or FAILED with a dead letter when next_retry_at is
--- NULL. retry_event names the trace event of a retry ('FAILED' or 'RECOVERED'). Returns each
+-- PENDING when next_retry_at has come, SCHEDULED when it is later, or FAILED with a dead
+-- letter when next_retry_at is NULL; and counts them. retry_event names the trace event of a retry ('FAILED' or 'RECOVERED'). Returns each
 -- message's id, new status and topic.
 WITH outcome AS (
     SELECT o.id, o.next_retry_at
@@ -8,7 +8,9 @@ WITH outcome AS (
          AS o(id, next_retry_at)
 ), settled AS (
     UPDATE mq.messages m
-    SET status = CASE WHEN o.next_retry_at IS NULL THEN 'FAILED' ELSE 'PENDING' END,
+    SET status = CASE WHEN o.next_retry_at IS NULL THEN 'FAILED'
+                      WHEN o.next_retry_at > $4 THEN 'SCHEDULED'
+                      ELSE 'PENDING' END,
         retry_count = m.retry_count + 1,
         next_retry_at = o.next_retry_at,
         last_error = $3,
@@ -43,8 +45,13 @@ WITH outcome AS (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, failed, dead_lettered, counted_at)
-    SELECT topic, count(*), count(*) FILTER (WHERE status = 'FAILED'), $4
+    INSERT INTO mq.metric_counts
+        (topic, processing, pending_in, delayed, dead_letters, failed, dead_lettered, oldest_due,
+         counted_at)
+    SELECT topic, -count(*), count(*) FILTER (WHERE status = 'PENDING'),
+           count(*) FILTER (WHERE status = 'SCHEDULED'), count(*) FILTER (WHERE status = 'FAILED'),
+           count(*), count(*) FILTER (WHERE status = 'FAILED'),
+           min(next_retry_at) FILTER (WHERE status = 'PENDING'), $4
     FROM settled
     GROUP BY topic
 )

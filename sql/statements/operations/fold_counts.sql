@@ -1,14 +1,38 @@
--- Moves the counter increments appended by complete and fail into the per-topic totals.
--- Rows appended while this runs are left for the next fold.
+-- Folds the changes appended to mq.metric_counts into the per-topic totals (rows appended
+-- while this runs are left for the next fold). A topic whose PENDING messages were claimed or
+-- removed has its oldest pending message looked up again; for the others the earliest of what
+-- the totals remember and what became PENDING since is still right. The caller holds the lock
+-- that serializes folds.
 WITH moved AS (
-    DELETE FROM mq.metric_counts RETURNING topic, consumed, failed, dead_lettered
+    DELETE FROM mq.metric_counts
+    RETURNING topic, pending_in, pending_out, delayed, processing, dead_letters, consumed, failed,
+              dead_lettered, oldest_due
+), sums AS (
+    SELECT topic,
+           sum(pending_in - pending_out) AS pending, sum(pending_out) AS pending_out,
+           sum(delayed) AS delayed, sum(processing) AS processing,
+           sum(dead_letters) AS dead_letters, sum(consumed) AS consumed, sum(failed) AS failed,
+           sum(dead_lettered) AS dead_lettered, min(oldest_due) AS oldest_due
+    FROM moved
+    GROUP BY topic
 )
-INSERT INTO mq.metric_totals AS t (topic, consumed, failed, dead_lettered, updated_at)
-SELECT topic, sum(consumed), sum(failed), sum(dead_lettered), $1
-FROM moved
-GROUP BY topic
+INSERT INTO mq.metric_totals AS t
+    (topic, pending, delayed, processing, dead_letters, consumed, failed, dead_lettered,
+     oldest_due, updated_at)
+SELECT s.topic, s.pending, s.delayed, s.processing, s.dead_letters, s.consumed, s.failed,
+       s.dead_lettered,
+       CASE WHEN s.pending_out > 0 THEN mq.oldest_pending_due(s.topic)
+            ELSE least(old.oldest_due, s.oldest_due) END,
+       $1
+FROM sums s
+LEFT JOIN mq.metric_totals old ON old.topic = s.topic
 ON CONFLICT (topic) DO UPDATE
-SET consumed = t.consumed + excluded.consumed,
+SET pending = t.pending + excluded.pending,
+    delayed = t.delayed + excluded.delayed,
+    processing = t.processing + excluded.processing,
+    dead_letters = t.dead_letters + excluded.dead_letters,
+    consumed = t.consumed + excluded.consumed,
     failed = t.failed + excluded.failed,
     dead_lettered = t.dead_lettered + excluded.dead_lettered,
+    oldest_due = CASE WHEN t.pending + excluded.pending > 0 THEN excluded.oldest_due END,
     updated_at = excluded.updated_at

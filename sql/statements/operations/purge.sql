@@ -1,13 +1,13 @@
--- Deletes the topic's PENDING messages, writing a PURGED trace row for each; returns how many.
--- Rows another session is changing at that moment (a message being failed back to PENDING,
--- say) are skipped, not waited for: purge never waits, so it cannot deadlock with consumers
--- that lock several messages.
+-- Deletes the topic's waiting messages (PENDING and SCHEDULED), writing a PURGED trace row for
+-- each, and counts them; returns how many. Rows another session is changing at that moment (a
+-- message being failed back to PENDING, say) are skipped, not waited for: purge never waits,
+-- so it cannot deadlock with consumers that lock several messages.
 WITH doomed AS (
-    SELECT id FROM mq.messages WHERE topic = $1 AND status = 'PENDING'
+    SELECT id FROM mq.messages WHERE topic = $1 AND status IN ('PENDING', 'SCHEDULED')
     FOR UPDATE SKIP LOCKED
 ), purged AS (
     DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id
-    RETURNING m.id, m.topic, m.trace_id, m.retry_count
+    RETURNING m.id, m.topic, m.trace_id, m.retry_count, m.status
 )
 --trace{
 , traced AS (
@@ -17,4 +17,10 @@ WITH doomed AS (
     FROM purged
 )
 --}trace
+, counted AS (
+    INSERT INTO mq.metric_counts (topic, pending_out, delayed, counted_at)
+    SELECT $1, count(*) FILTER (WHERE status = 'PENDING'),
+           -count(*) FILTER (WHERE status = 'SCHEDULED'), $2
+    FROM purged HAVING count(*) > 0
+)
 SELECT count(*) FROM purged

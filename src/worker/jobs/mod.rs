@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+mod counters;
 mod metrics;
 mod recovery;
 mod retention;
+mod schedule;
 
 /// A job the background worker runs on its own timetable.
 pub struct Job {
@@ -19,7 +21,13 @@ pub struct Job {
 }
 
 /// Every job, in the order they run when several are due.
-pub const JOBS: &[Job] = &[recovery::JOB, retention::JOB, metrics::JOB];
+pub const JOBS: &[Job] = &[
+    recovery::JOB,
+    schedule::JOB,
+    counters::JOB,
+    retention::JOB,
+    metrics::JOB,
+];
 
 /// Milliseconds from an interval setting.
 fn millis(value: i32) -> Duration {

@@ -383,22 +383,24 @@ pub fn run_suite_on(suite: &str, extra_conf: &[&str], tcp_port: Option<u16>, tes
     std::process::exit(1);
 }
 
-/// The background worker's pid, if one is running.
+/// The pid of the background worker of the client's database, if one is running.
 pub fn worker_pid(client: &mut Client) -> Option<i32> {
     client
         .query_opt(
-            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mq worker'",
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mq worker' \
+             AND datname = current_database()",
             &[],
         )
         .expect("query pg_stat_activity")
         .map(|row| row.get(0))
 }
 
-/// What the background worker last reported in pg_stat_activity.
+/// What the background worker of the client's database last reported in pg_stat_activity.
 pub fn worker_activity(client: &mut Client) -> Option<String> {
     client
         .query_opt(
-            "SELECT query FROM pg_stat_activity WHERE backend_type = 'pg_mq worker'",
+            "SELECT query FROM pg_stat_activity WHERE backend_type = 'pg_mq worker' \
+             AND datname = current_database()",
             &[],
         )
         .expect("query pg_stat_activity")

@@ -598,7 +598,9 @@ fn publish_sweep(cluster: &Cluster) {
             let check = format!(
                 "SELECT m.topic = {} AND m.payload = {} AND m.priority = {} \
                     AND m.max_retries = coalesce({}, 3) AND m.headers IS NOT DISTINCT FROM {} \
-                    AND m.trace_id = coalesce({}, m.trace_id) AND m.status = 'PENDING' \
+                    AND m.trace_id = coalesce({}, m.trace_id) \
+                    AND m.status = CASE WHEN m.execute_at > m.created_at THEN 'SCHEDULED' \
+                                        ELSE 'PENDING' END \
                     AND (SELECT count(*) FROM mq.traces t WHERE t.message_id = m.id) = 1 \
              FROM mq.messages m WHERE m.id = {id}",
                 case.topic.sql(),
@@ -1013,10 +1015,11 @@ fn settle_sweep(cluster: &Cluster) {
                         Some((_, status, _, retries, max))
                             if status == "PROCESSING" && lease_ok =>
                         {
+                            // A retry waits out its backoff (at least a moment) as SCHEDULED.
                             Some(if retries + 1 > *max {
                                 "FAILED"
                             } else {
-                                "PENDING"
+                                "SCHEDULED"
                             })
                         }
                         _ => None,
@@ -1103,7 +1106,7 @@ fn settle_sweep(cluster: &Cluster) {
                                 } else if m.3 + 1 > m.4 {
                                     "FAILED"
                                 } else {
-                                    "PENDING"
+                                    "SCHEDULED"
                                 }
                                 .to_owned(),
                             )
@@ -1341,7 +1344,7 @@ impl Operation {
             }
             Operation::Messages(status, page, size) => {
                 let bad = status.as_deref().is_some_and(|s| {
-                    !["PENDING", "PROCESSING", "COMPLETED", "FAILED"].contains(&s)
+                    !["SCHEDULED", "PENDING", "PROCESSING", "COMPLETED", "FAILED"].contains(&s)
                 });
                 paging(page, size).or(bad.then_some("22023"))
             }
@@ -1402,7 +1405,13 @@ fn operation() -> impl Strategy<Value = Operation> {
         some_interval().prop_map(Operation::Metrics),
         (some_interval(), some_interval()).prop_map(|(w, s)| Operation::Dashboard(w, s)),
         (
-            word(vec!["PENDING", "PROCESSING", "COMPLETED", "FAILED"]),
+            word(vec![
+                "SCHEDULED",
+                "PENDING",
+                "PROCESSING",
+                "COMPLETED",
+                "FAILED"
+            ]),
             page(),
             size()
         )
@@ -1427,7 +1436,8 @@ fn operations_sweep(cluster: &Cluster) {
             let sql = case.sql();
             let before = client
                 .query_one(
-                    "SELECT count(*) FILTER (WHERE status = 'PENDING'), count(*) FROM mq.messages",
+                    "SELECT count(*) FILTER (WHERE status IN ('PENDING', 'SCHEDULED')), count(*) \
+                     FROM mq.messages",
                     &[],
                 )
                 .unwrap();
@@ -1435,11 +1445,12 @@ fn operations_sweep(cluster: &Cluster) {
                 return Ok(());
             };
             if let Operation::Purge(Topic::Valid(topic)) = &case {
-                // Purge removed exactly the topic's PENDING messages.
+                // Purge removed exactly the topic's waiting (PENDING and SCHEDULED) messages.
                 let purged: i64 = rows[0].get(0);
                 let left: i64 = client
                     .query_one(
-                        "SELECT count(*) FROM mq.messages WHERE topic = $1 AND status = 'PENDING'",
+                        "SELECT count(*) FROM mq.messages \
+                         WHERE topic = $1 AND status IN ('PENDING', 'SCHEDULED')",
                         &[topic],
                     )
                     .unwrap()

@@ -513,7 +513,8 @@ fn new_worker_pid(cluster: &Cluster, old: i32) -> Option<i32> {
     wait_until(Duration::from_secs(60), || {
         let session = client.get_or_insert_with(|| connector.connect_retrying("worker-watch"));
         match session.query_opt(
-            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mq worker'",
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mq worker' \
+             AND datname = current_database()",
             &[],
         ) {
             Ok(row) => {
@@ -849,6 +850,8 @@ fn check_race_history(admin: &mut Client, ledger: &RaceLedger) -> Vec<String> {
         };
         match status.get(&id).map(String::as_str) {
             Some(actual) if actual == state => {}
+            // A retry waits out its backoff as SCHEDULED.
+            Some("SCHEDULED") if state == "PENDING" => {}
             // Cleanup removes finished messages.
             None if matches!(state, "COMPLETED" | "FAILED" | "deleted") => {}
             actual => problems.push(format!(
