@@ -2,7 +2,7 @@
 \pset footer off
 SET pg_mq.retry_base_delay = 0;   -- retry at once, so the demo need not wait
 SELECT mq_metrics_sample() AS topics_sampled \gset
--- (a metrics snapshot before anything happens: the baseline the rates in step 9 start from)
+-- (a metrics snapshot before anything happens: the baseline the rates in step 11 start from)
 
 \echo '\n-- 1. publish three messages; the second has a higher priority, the third is delayed'
 SELECT mq_publish('orders', '{"order": 1}') AS first,
@@ -55,11 +55,39 @@ SELECT event, detail ->> 'consumer_id' AS consumer, detail ->> 'error' AS error
 FROM mq_trace((SELECT trace_id FROM mq.messages WHERE id = :abandoned));
 SELECT id, status, retry_count, last_error FROM mq.messages WHERE id = :abandoned;
 
-\echo '\n-- 9. metrics per topic (rates per second since the snapshot taken at the start)'
+\echo '\n-- 9. topics as managed queues: a topic with its own settings, paused and resumed'
+SELECT mq_create_topic('invoices', max_retries => 5, lock_timeout => '2 minutes',
+                       message_ttl => '1 hour', max_depth => 1000,
+                       description => 'invoice events') AS created;
+SELECT setting, value, source FROM mq_topic_config('invoices')
+WHERE setting IN ('max_retries', 'lock_timeout', 'message_ttl', 'retry_base_delay');
+SELECT mq_pause('invoices') AS paused;
+SELECT mq_publish('invoices', '{"invoice": 7}') AS invoice \gset
+SELECT count(*) AS delivered_while_paused FROM mq_poll('invoices', 10);
+SELECT mq_resume('invoices') AS resumed;
+SELECT id AS delivered_after_resume FROM mq_poll('invoices', 10);
+SELECT mq_complete(:invoice) AS completed;
+
+\echo '\n-- 10. a message that expires: never delivered, dead-lettered with error ''expired'''
+SELECT mq_publish('quotes', '{"price": 101.5}', expires_at => clock_timestamp() + interval '1 second') AS quote \gset
+DO $$
+DECLARE deadline timestamptz := clock_timestamp() + interval '30 seconds';
+BEGIN
+    WHILE clock_timestamp() < deadline AND NOT EXISTS (
+        SELECT 1 FROM mq.messages WHERE topic = 'quotes' AND status = 'EXPIRED') LOOP
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT count(*) AS delivered FROM mq_poll('quotes', 10);
+SELECT id, status FROM mq.messages WHERE id = :quote;
+SELECT original_id, error_message FROM mq.dead_letters WHERE original_id = :quote;
+SELECT topic, paused, pending, delayed, processing, dead_letters FROM mq_topics();
+
+\echo '\n-- 11. metrics per topic (rates per second since the snapshot taken at the start)'
 SELECT topic, pending, delayed, processing, consumed_total, failed_total, dead_letter_total,
        round(consume_rate::numeric, 3) AS consume_rate, round(success_ratio::numeric, 2) AS success_ratio,
-       oldest_pending_age
+       expired_total, paused, oldest_pending_age
 FROM mq_metrics();
 
-\echo '\n-- 10. the same as Prometheus text (first lines)'
+\echo '\n-- 12. the same as Prometheus text (first lines)'
 SELECT line FROM regexp_split_to_table(mq_metrics_prometheus(), E'\n') AS line LIMIT 9;

@@ -73,7 +73,8 @@ DROP FUNCTION mq_publish_batch(text, jsonb[], integer, timestamptz, integer, jso
 CREATE FUNCTION mq_publish_batch(topic text, payloads jsonb[], priority integer DEFAULT 0,
                                  execute_at timestamptz DEFAULT NULL,
                                  max_retries integer DEFAULT NULL, headers jsonb DEFAULT NULL,
-                                 delay interval DEFAULT NULL)
+                                 delay interval DEFAULT NULL,
+                                 expires_at timestamptz DEFAULT NULL)
     RETURNS SETOF bigint
     SECURITY DEFINER
     SET search_path TO pg_catalog, pg_temp
@@ -87,7 +88,7 @@ CREATE FUNCTION mq_publish_batch(topic text, payloads jsonb[], priority integer 
 -- Messages not due yet are SCHEDULED (out of the claim index) until they fall due.
 ALTER TABLE mq.messages DROP CONSTRAINT messages_status_check;
 ALTER TABLE mq.messages ADD CONSTRAINT messages_status_check
-    CHECK (status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED'));
+    CHECK (status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'EXPIRED'));
 UPDATE mq.messages SET status = 'SCHEDULED'
 WHERE status = 'PENDING' AND coalesce(next_retry_at, execute_at) > pg_catalog.clock_timestamp();
 CREATE INDEX messages_scheduled_idx
@@ -104,8 +105,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM mq.check_paging($4, $5);
-    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED') THEN
-        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED or FAILED, got %', $2
+    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED',
+                                     'EXPIRED') THEN
+        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED, got %', $2
             USING ERRCODE = '22023';
     END IF;
     RETURN QUERY
@@ -115,6 +117,41 @@ BEGIN
           AND ($2 IS NULL OR m.status = $2)
           AND ($3 IS NULL OR m.trace_id = $3)
         ORDER BY m.id DESC
+        LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mq_traces(topic text DEFAULT NULL, message_id bigint DEFAULT NULL,
+                          event text DEFAULT NULL, page integer DEFAULT 1,
+                          page_size integer DEFAULT 50)
+RETURNS SETOF mq.traces
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    message_trace uuid;
+BEGIN
+    PERFORM mq.check_paging($4, $5);
+    IF $3 IS NOT NULL AND $3 NOT IN ('PUBLISHED', 'PROCESSING', 'COMPLETED', 'FAILED',
+                                     'DEAD_LETTERED', 'REPLAYED', 'RECOVERED', 'PURGED',
+                                     'EXPIRED') THEN
+        RAISE EXCEPTION 'argument "event" must be a pg_mq trace event, got %', $3
+            USING ERRCODE = '22023',
+                  HINT = 'PUBLISHED, PROCESSING, COMPLETED, FAILED, DEAD_LETTERED, REPLAYED, RECOVERED, PURGED or EXPIRED';
+    END IF;
+    IF $2 IS NOT NULL THEN
+        -- A message's rows share its trace id: look them up through the primary key.
+        SELECT m.trace_id INTO message_trace FROM mq.messages m WHERE m.id = $2;
+    END IF;
+    RETURN QUERY
+        SELECT t.*
+        FROM mq.traces t
+        WHERE ($1 IS NULL OR t.topic = $1)
+          AND ($2 IS NULL OR t.message_id = $2)
+          AND (message_trace IS NULL OR t.trace_id = message_trace)
+          AND ($3 IS NULL OR t.event = $3)
+        ORDER BY t.id DESC
         LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
 END
 $$;
@@ -148,9 +185,12 @@ CREATE TABLE mq.metric_counts (
     consumed      bigint      NOT NULL DEFAULT 0,
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
+    expired       bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL
 );
+
+CREATE INDEX metric_counts_topic_idx ON mq.metric_counts (topic);
 
 COMMENT ON TABLE mq.metric_counts IS 'pg_mq changes of the gauges and counters not yet folded into mq.metric_totals';
 COMMENT ON COLUMN mq.metric_counts.pending_in IS 'messages that became PENDING';
@@ -159,6 +199,7 @@ COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of SCHEDULED
 COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messages in flight';
 COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
 COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
+COMMENT ON COLUMN mq.metric_counts.expired IS 'messages that expired';
 
 CREATE TABLE mq.metric_totals (
     topic         text        PRIMARY KEY,
@@ -169,6 +210,7 @@ CREATE TABLE mq.metric_totals (
     consumed      bigint      NOT NULL DEFAULT 0,
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
+    expired       bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     updated_at    timestamptz NOT NULL
 );
@@ -227,7 +269,12 @@ $$;
 
 COMMENT ON FUNCTION mq.oldest_pending_due(text) IS 'pg_mq: the earliest due time of a topic''s PENDING messages';
 
-CREATE OR REPLACE FUNCTION mq.current_metrics(at_time timestamptz)
+-- The current metrics gain the expired counter and the dead letters gauge: the view and the
+-- function over them are re-created with them.
+DROP FUNCTION mq_depth(text);
+DROP VIEW mq.queue_depth;
+DROP FUNCTION mq.current_metrics(timestamptz);
+CREATE FUNCTION mq.current_metrics(at_time timestamptz)
 RETURNS TABLE (
     topic              text,
     pending            bigint,
@@ -236,7 +283,9 @@ RETURNS TABLE (
     consumed_total     bigint,
     failed_total       bigint,
     dead_letter_total  bigint,
-    oldest_pending_age interval
+    oldest_pending_age interval,
+    expired_total      bigint,
+    dead_letters       bigint
 )
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -250,6 +299,8 @@ AS $$
                sum(c.consumed)::bigint AS consumed,
                sum(c.failed)::bigint AS failed,
                sum(c.dead_lettered)::bigint AS dead_lettered,
+               sum(c.expired)::bigint AS expired,
+               sum(c.dead_letters)::bigint AS dead_letters,
                min(c.oldest_due) AS oldest_due
         FROM mq.metric_counts c
         GROUP BY c.topic
@@ -261,6 +312,8 @@ AS $$
                coalesce(t.consumed, 0) + coalesce(u.consumed, 0) AS consumed,
                coalesce(t.failed, 0) + coalesce(u.failed, 0) AS failed,
                coalesce(t.dead_lettered, 0) + coalesce(u.dead_lettered, 0) AS dead_lettered,
+               coalesce(t.expired, 0) + coalesce(u.expired, 0) AS expired,
+               coalesce(t.dead_letters, 0) + coalesce(u.dead_letters, 0) AS dead_letters,
                coalesce(u.pending_out, 0) > 0 AS left_since_fold,
                least(t.oldest_due, u.oldest_due) AS oldest_due
         FROM mq.metric_totals t
@@ -271,9 +324,243 @@ AS $$
                greatest(at_time - CASE WHEN v.left_since_fold THEN mq.oldest_pending_due(v.topic)
                                        ELSE v.oldest_due END,
                         interval '0')
-           END
+           END,
+           v.expired, v.dead_letters
     FROM now_values v
 $$;
+
+COMMENT ON FUNCTION mq.current_metrics(timestamptz) IS 'pg_mq: gauges and counters per topic at a moment (used by mq_metrics and the samples)';
+
+-- Queue depth per topic, now.
+CREATE VIEW mq.queue_depth AS
+    SELECT topic, pending, delayed, processing, oldest_pending_age
+    FROM mq.current_metrics(clock_timestamp())
+    WHERE pending + delayed + processing > 0;
+
+COMMENT ON VIEW mq.queue_depth IS 'pg_mq: messages waiting (pending: due; delayed: not yet due) and in flight, per topic';
+
+-- Queue depth of one topic, or of every topic with messages waiting or in flight.
+CREATE FUNCTION mq_depth(topic text DEFAULT NULL)
+RETURNS SETOF mq.queue_depth
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT d.* FROM mq.queue_depth d WHERE $1 IS NULL OR d.topic = $1 ORDER BY d.topic
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Topics as managed queues: a catalog with per-topic settings, pause, expiry, capacity.
+
+ALTER TABLE mq.messages ADD COLUMN expires_at timestamptz;
+COMMENT ON COLUMN mq.messages.expires_at IS 'when it expires unless completed (mq_publish expires_at, or the topic''s message_ttl)';
+DROP INDEX mq.messages_finished_idx;
+CREATE INDEX messages_finished_idx
+    ON mq.messages (topic, status, updated_at)
+    WHERE status IN ('COMPLETED', 'FAILED', 'EXPIRED');
+CREATE INDEX messages_expiry_idx
+    ON mq.messages (expires_at)
+    WHERE expires_at IS NOT NULL AND status IN ('SCHEDULED', 'PENDING');
+ALTER TABLE mq.traces DROP CONSTRAINT traces_event_check;
+ALTER TABLE mq.traces ADD CONSTRAINT traces_event_check CHECK (event IN (
+    'PUBLISHED', 'PROCESSING', 'COMPLETED', 'FAILED', 'DEAD_LETTERED', 'REPLAYED', 'RECOVERED',
+    'PURGED', 'EXPIRED'));
+ALTER TABLE mq.metric_samples ADD COLUMN expired_total bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE mq.topics (
+    topic                text        PRIMARY KEY,
+    max_retries          integer,
+    retry_base_delay     interval,
+    retry_max_delay      interval,
+    lock_timeout         interval,
+    message_ttl          interval,
+    max_depth            bigint,
+    retention            interval,
+    dedup_window         interval,
+    ordering_dead_letter text,
+    description          text,
+    paused               boolean     NOT NULL DEFAULT false,
+    created_at           timestamptz NOT NULL,
+    updated_at           timestamptz NOT NULL,
+    CONSTRAINT topics_max_retries_check CHECK (max_retries >= 0),
+    CONSTRAINT topics_intervals_check CHECK (
+        retry_base_delay >= '0' AND retry_max_delay >= '0' AND lock_timeout > '0'
+        AND message_ttl > '0' AND retention > '0' AND dedup_window > '0'),
+    CONSTRAINT topics_max_depth_check CHECK (max_depth >= 1),
+    CONSTRAINT topics_ordering_dead_letter_check CHECK (ordering_dead_letter IN ('skip', 'block'))
+);
+
+COMMENT ON TABLE mq.topics IS 'pg_mq topics and their own settings (NULL: the pg_mq.* setting applies); write through mq_create_topic / mq_alter_topic / mq_pause / mq_resume / mq_drop_topic';
+COMMENT ON COLUMN mq.topics.message_ttl IS 'a message published without expires_at expires this long after it is published';
+COMMENT ON COLUMN mq.topics.max_depth IS 'most messages waiting or in flight; a publish that would exceed it raises 53400';
+COMMENT ON COLUMN mq.topics.paused IS 'mq_poll returns nothing while paused; publishing, settling and the worker go on';
+
+CREATE FUNCTION mq.catalog_changed() RETURNS trigger
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mq_catalog_changed_wrapper';
+
+COMMENT ON FUNCTION mq.catalog_changed() IS 'pg_mq: makes every session read a cached pg_mq table again after a change';
+
+-- Row-level, so a statement that changes nothing (the worker's registration of topics it
+-- already knows, say) sends no invalidation.
+CREATE TRIGGER topics_changed
+    AFTER INSERT OR UPDATE OR DELETE ON mq.topics
+    FOR EACH ROW EXECUTE FUNCTION mq.catalog_changed();
+
+CREATE TRIGGER topics_truncated
+    AFTER TRUNCATE ON mq.topics
+    FOR EACH STATEMENT EXECUTE FUNCTION mq.catalog_changed();
+
+SELECT pg_catalog.pg_extension_config_dump('mq.topics', '');
+
+-- Every topic in use is registered, with the server's settings (as a fresh install registers
+-- topics when they are first used).
+INSERT INTO mq.topics (topic, created_at, updated_at)
+SELECT u.topic, min(u.since), pg_catalog.now()
+FROM (SELECT topic, min(created_at) AS since FROM mq.messages GROUP BY topic
+      UNION ALL
+      SELECT topic, min(created_at) FROM mq.dead_letters GROUP BY topic
+      UNION ALL
+      SELECT topic, min(granted_at) FROM mq.grants WHERE topic IS NOT NULL GROUP BY topic
+      UNION ALL
+      SELECT topic, min(updated_at) FROM mq.metric_totals GROUP BY topic) u
+GROUP BY u.topic
+ON CONFLICT (topic) DO NOTHING;
+
+DROP FUNCTION mq_publish(text, jsonb, integer, timestamptz, integer, uuid, jsonb, interval);
+CREATE FUNCTION "mq_publish"(
+	"topic" TEXT,
+	"payload" jsonb,
+	"priority" INT DEFAULT 0,
+	"execute_at" timestamp with time zone DEFAULT NULL,
+	"max_retries" INT DEFAULT NULL,
+	"trace_id" uuid DEFAULT NULL,
+	"headers" jsonb DEFAULT NULL,
+	"delay" interval DEFAULT NULL,
+	"expires_at" timestamp with time zone DEFAULT NULL
+) RETURNS bigint
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_publish_wrapper';
+
+DROP FUNCTION mq_metrics(interval);
+CREATE FUNCTION "mq_metrics"(
+	"window" interval DEFAULT '5 minutes'
+) RETURNS TABLE (
+	"topic" TEXT,
+	"pending" bigint,
+	"delayed" bigint,
+	"processing" bigint,
+	"consumed_total" bigint,
+	"failed_total" bigint,
+	"dead_letter_total" bigint,
+	"consume_rate" double precision,
+	"failure_rate" double precision,
+	"dlq_rate" double precision,
+	"success_ratio" double precision,
+	"oldest_pending_age" interval,
+	"expired_total" bigint,
+	"dead_letters" bigint,
+	"paused" bool
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_metrics_wrapper';
+
+CREATE FUNCTION "mq_create_topic"(
+	"topic" TEXT,
+	"max_retries" INT DEFAULT NULL,
+	"retry_base_delay" interval DEFAULT NULL,
+	"retry_max_delay" interval DEFAULT NULL,
+	"lock_timeout" interval DEFAULT NULL,
+	"message_ttl" interval DEFAULT NULL,
+	"max_depth" bigint DEFAULT NULL,
+	"retention" interval DEFAULT NULL,
+	"description" TEXT DEFAULT NULL,
+	"dedup_window" interval DEFAULT NULL,
+	"ordering_dead_letter" TEXT DEFAULT NULL
+) RETURNS bool
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_create_topic_wrapper';
+
+CREATE FUNCTION "mq_alter_topic"(
+	"topic" TEXT,
+	"max_retries" INT DEFAULT NULL,
+	"retry_base_delay" interval DEFAULT NULL,
+	"retry_max_delay" interval DEFAULT NULL,
+	"lock_timeout" interval DEFAULT NULL,
+	"message_ttl" interval DEFAULT NULL,
+	"max_depth" bigint DEFAULT NULL,
+	"retention" interval DEFAULT NULL,
+	"description" TEXT DEFAULT NULL,
+	"dedup_window" interval DEFAULT NULL,
+	"ordering_dead_letter" TEXT DEFAULT NULL,
+	"reset" TEXT[] DEFAULT NULL
+) RETURNS jsonb
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_alter_topic_wrapper';
+
+CREATE FUNCTION "mq_drop_topic"(
+	"topic" TEXT,
+	"force" bool DEFAULT false
+) RETURNS bigint
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_drop_topic_wrapper';
+
+CREATE FUNCTION "mq_pause"(
+	"topic" TEXT
+) RETURNS bool
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_pause_wrapper';
+
+CREATE FUNCTION "mq_resume"(
+	"topic" TEXT
+) RETURNS bool
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_resume_wrapper';
+
+CREATE FUNCTION "mq_topics"() RETURNS TABLE (
+	"topic" TEXT,
+	"paused" bool,
+	"config" jsonb,
+	"description" TEXT,
+	"created_at" timestamp with time zone,
+	"pending" bigint,
+	"delayed" bigint,
+	"processing" bigint,
+	"dead_letters" bigint
+)
+STRICT SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_topics_wrapper';
+
+CREATE FUNCTION "mq_topic_config"(
+	"topic" TEXT,
+	"max_retries" INT DEFAULT NULL,
+	"lock_timeout" interval DEFAULT NULL
+) RETURNS TABLE (
+	"setting" TEXT,
+	"value" TEXT,
+	"source" TEXT
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_topic_config_wrapper';
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no

@@ -29,9 +29,14 @@ pgrx::extension_sql_file!(
     requires = ["schema"]
 );
 pgrx::extension_sql_file!(
+    "../sql/schema/topics.sql",
+    name = "topics",
+    requires = ["metrics"]
+);
+pgrx::extension_sql_file!(
     "../sql/schema/admin.sql",
     name = "admin",
-    requires = ["metrics"]
+    requires = ["topics"]
 );
 // Last: it takes EXECUTE on every function of the extension away from PUBLIC.
 pgrx::extension_sql_file!(

@@ -40,8 +40,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM mq.check_paging($4, $5);
-    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED') THEN
-        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED or FAILED, got %', $2
+    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED',
+                                     'EXPIRED') THEN
+        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED, got %', $2
             USING ERRCODE = '22023';
     END IF;
     RETURN QUERY
@@ -89,10 +90,11 @@ DECLARE
 BEGIN
     PERFORM mq.check_paging($4, $5);
     IF $3 IS NOT NULL AND $3 NOT IN ('PUBLISHED', 'PROCESSING', 'COMPLETED', 'FAILED',
-                                     'DEAD_LETTERED', 'REPLAYED', 'RECOVERED', 'PURGED') THEN
+                                     'DEAD_LETTERED', 'REPLAYED', 'RECOVERED', 'PURGED',
+                                     'EXPIRED') THEN
         RAISE EXCEPTION 'argument "event" must be a pg_mq trace event, got %', $3
             USING ERRCODE = '22023',
-                  HINT = 'PUBLISHED, PROCESSING, COMPLETED, FAILED, DEAD_LETTERED, REPLAYED, RECOVERED or PURGED';
+                  HINT = 'PUBLISHED, PROCESSING, COMPLETED, FAILED, DEAD_LETTERED, REPLAYED, RECOVERED, PURGED or EXPIRED';
     END IF;
     IF $2 IS NOT NULL THEN
         -- A message's rows share its trace id: look them up through the primary key.

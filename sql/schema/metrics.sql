@@ -20,9 +20,13 @@ CREATE TABLE mq.metric_counts (
     consumed      bigint      NOT NULL DEFAULT 0,
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
+    expired       bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL
 );
+
+-- A capped topic's publishers add its unfolded rows to its totals (mq.topic_depth).
+CREATE INDEX metric_counts_topic_idx ON mq.metric_counts (topic);
 
 COMMENT ON TABLE mq.metric_counts IS 'pg_mq changes of the gauges and counters not yet folded into mq.metric_totals';
 COMMENT ON COLUMN mq.metric_counts.pending_in IS 'messages that became PENDING';
@@ -31,6 +35,7 @@ COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of SCHEDULED
 COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messages in flight';
 COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
 COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
+COMMENT ON COLUMN mq.metric_counts.expired IS 'messages that expired';
 
 CREATE TABLE mq.metric_totals (
     topic         text        PRIMARY KEY,
@@ -41,6 +46,7 @@ CREATE TABLE mq.metric_totals (
     consumed      bigint      NOT NULL DEFAULT 0,
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
+    expired       bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     updated_at    timestamptz NOT NULL
 );
@@ -96,6 +102,7 @@ CREATE TABLE mq.metric_samples (
     failed_total       bigint      NOT NULL,
     dead_letter_total  bigint      NOT NULL,
     oldest_pending_age interval,
+    expired_total      bigint      NOT NULL DEFAULT 0,
     PRIMARY KEY (sampled_at, topic)
 );
 
@@ -114,7 +121,9 @@ RETURNS TABLE (
     consumed_total     bigint,
     failed_total       bigint,
     dead_letter_total  bigint,
-    oldest_pending_age interval
+    oldest_pending_age interval,
+    expired_total      bigint,
+    dead_letters       bigint
 )
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -128,6 +137,8 @@ AS $$
                sum(c.consumed)::bigint AS consumed,
                sum(c.failed)::bigint AS failed,
                sum(c.dead_lettered)::bigint AS dead_lettered,
+               sum(c.expired)::bigint AS expired,
+               sum(c.dead_letters)::bigint AS dead_letters,
                min(c.oldest_due) AS oldest_due
         FROM mq.metric_counts c
         GROUP BY c.topic
@@ -139,6 +150,8 @@ AS $$
                coalesce(t.consumed, 0) + coalesce(u.consumed, 0) AS consumed,
                coalesce(t.failed, 0) + coalesce(u.failed, 0) AS failed,
                coalesce(t.dead_lettered, 0) + coalesce(u.dead_lettered, 0) AS dead_lettered,
+               coalesce(t.expired, 0) + coalesce(u.expired, 0) AS expired,
+               coalesce(t.dead_letters, 0) + coalesce(u.dead_letters, 0) AS dead_letters,
                coalesce(u.pending_out, 0) > 0 AS left_since_fold,
                least(t.oldest_due, u.oldest_due) AS oldest_due
         FROM mq.metric_totals t
@@ -149,7 +162,8 @@ AS $$
                greatest(at_time - CASE WHEN v.left_since_fold THEN mq.oldest_pending_due(v.topic)
                                        ELSE v.oldest_due END,
                         interval '0')
-           END
+           END,
+           v.expired, v.dead_letters
     FROM now_values v
 $$;
 

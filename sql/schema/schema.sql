@@ -9,7 +9,8 @@ COMMENT ON SCHEMA mq IS 'pg_mq: messages, dead letters and traces';
 -- Every message ever published (until retention removes it).
 --
 -- status moves PENDING -> PROCESSING -> COMPLETED, or back to PENDING after a failed delivery
--- with retries left, or to FAILED (with a row in mq.dead_letters) when they are exhausted.
+-- with retries left, or to FAILED (with a row in mq.dead_letters) when they are exhausted, or
+-- to EXPIRED (also with a dead letter) when its expires_at passes before it is completed.
 -- A message is due at coalesce(next_retry_at, execute_at); one that is not due yet (published
 -- for later, or waiting out a retry's backoff) is SCHEDULED, and becomes PENDING when it falls
 -- due, so that claims never walk over messages that are not due.
@@ -32,8 +33,9 @@ CREATE TABLE mq.messages (
     last_error    text,
     created_at    timestamptz NOT NULL,
     updated_at    timestamptz NOT NULL,
+    expires_at    timestamptz,
     CONSTRAINT messages_status_check
-        CHECK (status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED')),
+        CHECK (status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'EXPIRED')),
     CONSTRAINT messages_retry_count_check CHECK (retry_count >= 0),
     CONSTRAINT messages_max_retries_check CHECK (max_retries >= 0),
     CONSTRAINT messages_lock_check
@@ -56,6 +58,7 @@ COMMENT ON COLUMN mq.messages.execute_at IS 'first time the message may be deliv
 COMMENT ON COLUMN mq.messages.next_retry_at IS 'after a failure: when the message may be delivered again';
 COMMENT ON COLUMN mq.messages.locked_until IS 'while PROCESSING: when the lock of the current delivery expires';
 COMMENT ON COLUMN mq.messages.lease IS 'token of the current delivery; mq_complete and mq_fail check it';
+COMMENT ON COLUMN mq.messages.expires_at IS 'when it expires unless completed (mq_publish expires_at, or the topic''s message_ttl)';
 
 -- The claim index: only deliverable (PENDING, so due) rows, in the order mq_poll hands them
 -- out. Scheduled, in-flight, completed and failed rows are not in it, so polling stays fast
@@ -79,10 +82,17 @@ CREATE INDEX messages_lock_expiry_idx
     ON mq.messages (locked_until)
     WHERE locked_until IS NOT NULL;
 
--- Finished rows by age, for retention (pg_mq.completed_retention, mq_cleanup).
+-- Finished rows by topic, status and age, for retention (a topic's retention, else
+-- pg_mq.completed_retention; mq_cleanup), which works topic by topic and status by status.
 CREATE INDEX messages_finished_idx
-    ON mq.messages (updated_at)
-    WHERE status IN ('COMPLETED', 'FAILED');
+    ON mq.messages (topic, status, updated_at)
+    WHERE status IN ('COMPLETED', 'FAILED', 'EXPIRED');
+
+-- Waiting messages that carry an expiry, by expiry: what expires next is moved to EXPIRED by
+-- the background worker (every pg_mq.schedule_interval). Messages without one are not in it.
+CREATE INDEX messages_expiry_idx
+    ON mq.messages (expires_at)
+    WHERE expires_at IS NOT NULL AND status IN ('SCHEDULED', 'PENDING');
 
 -- Messages whose retries were exhausted. mq_replay copies one back into mq.messages.
 CREATE TABLE mq.dead_letters (
@@ -124,7 +134,7 @@ CREATE TABLE mq.traces (
     CONSTRAINT traces_pkey PRIMARY KEY (trace_id, id),
     CONSTRAINT traces_event_check CHECK (event IN (
         'PUBLISHED', 'PROCESSING', 'COMPLETED', 'FAILED', 'DEAD_LETTERED', 'REPLAYED', 'RECOVERED',
-        'PURGED'))
+        'PURGED', 'EXPIRED'))
 );
 
 COMMENT ON TABLE mq.traces IS 'pg_mq trace: one row per state change; read with mq_trace(trace_id)';

@@ -9,4 +9,5 @@ pub mod privileges;
 mod publish;
 mod replay;
 mod settle;
+mod topics;
 mod trace;

@@ -12,7 +12,7 @@ use mq_core::error::MqError;
 use mq_core::metrics::{self, Baseline, Rates, TopicSnapshot};
 use mq_core::{dashboard, prometheus, validation};
 
-use crate::engine::sampling;
+use crate::engine::{sampling, topics};
 use crate::pg::clock;
 use crate::pg::raise::OrRaise;
 use crate::pg::spi::Rows;
@@ -32,7 +32,10 @@ fn snapshots(rows: Rows<'_>) -> Vec<TopicSnapshot> {
                 consumed_total: row.value("consumed_total"),
                 failed_total: row.value("failed_total"),
                 dead_letter_total: row.value("dead_letter_total"),
+                expired_total: row.value("expired_total"),
+                dead_letters: row.get("dead_letters").unwrap_or(0),
                 oldest_pending_age_micros: row.get::<Interval>("oldest_pending_age").map(micros),
+                paused: false,
             }
         })
         .collect()
@@ -44,7 +47,11 @@ pub fn current(
     now: TimestampWithTimeZone,
     topic: Option<&str>,
 ) -> Vec<TopicSnapshot> {
-    snapshots(Statement::CurrentMetrics.run(client, &[now.into(), topic.into()]))
+    let mut rows = snapshots(Statement::CurrentMetrics.run(client, &[now.into(), topic.into()]));
+    for row in &mut rows {
+        row.paused = topics::is_paused(&row.topic);
+    }
+    rows
 }
 
 /// The samples of the snapshot taken at `at`, by topic.
@@ -101,8 +108,8 @@ fn micros(interval: Interval) -> i64 {
     i64::try_from(clock::parts(interval).comparable_micros()).unwrap_or(i64::MAX)
 }
 
-/// One row per topic: the queue's gauges, the counters (which never go down), and rates per
-/// second over `window`, measured from the metrics samples.
+/// One row per topic: the queue's gauges, the counters (which never go down), rates per
+/// second over `window` (measured from the metrics samples), and whether it is paused.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
@@ -123,6 +130,9 @@ fn mq_metrics(
         name!(dlq_rate, Option<f64>),
         name!(success_ratio, Option<f64>),
         name!(oldest_pending_age, Option<Interval>),
+        name!(expired_total, i64),
+        name!(dead_letters, i64),
+        name!(paused, bool),
     ),
 > {
     let window = positive("window", window);
@@ -141,6 +151,9 @@ fn mq_metrics(
             r.dlq_rate,
             r.success_ratio,
             t.oldest_pending_age_micros.map(Interval::from_micros),
+            t.expired_total,
+            t.dead_letters,
+            t.paused,
         )
     }))
 }

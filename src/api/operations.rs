@@ -8,7 +8,7 @@ use mq_core::error::MqError;
 use mq_core::lifecycle::Status;
 use mq_core::validation;
 
-use crate::engine::retention::{self, Kind};
+use crate::engine::retention::{self, Cutoff, Kind};
 use crate::engine::{promotion, recovery};
 use crate::pg::clock;
 use crate::pg::raise::{raise, OrRaise};
@@ -24,17 +24,18 @@ fn mq_recover() -> i64 {
     i64::try_from(total).unwrap_or(i64::MAX)
 }
 
-/// Makes every SCHEDULED message whose due time has come PENDING, in every topic, and returns
-/// how many. This is what the background worker does every `pg_mq.schedule_interval`; without
-/// the worker, polls do it for their own topic.
+/// Moves every waiting message whose time has come, in every topic: a SCHEDULED one that is
+/// due becomes PENDING, a waiting one whose expiry has passed becomes EXPIRED (dead-lettered);
+/// returns how many were moved. This is what the background worker does every
+/// `pg_mq.schedule_interval`; without the worker, polls do it for their own topic.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_promote() -> i64 {
     Spi::connect_mut(promotion::promote_all)
 }
 
-/// Deletes messages in `status` ('COMPLETED' or 'FAILED') whose last change is older than
-/// `older_than`; returns how many. Counters are not affected.
+/// Deletes messages in `status` ('COMPLETED', 'FAILED' or 'EXPIRED') whose last change is
+/// older than `older_than`, in every topic; returns how many. Counters are not affected.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_cleanup(
@@ -45,9 +46,10 @@ fn mq_cleanup(
     let kind = match Status::parse(status) {
         Some(Status::Completed) => Kind::Completed,
         Some(Status::Failed) => Kind::Failed,
+        Some(Status::Expired) => Kind::Expired,
         _ => raise(MqError::InvalidArgument {
             argument: "status",
-            reason: format!("must be 'COMPLETED' or 'FAILED', got '{status}'"),
+            reason: format!("must be 'COMPLETED', 'FAILED' or 'EXPIRED', got '{status}'"),
             hint: Some("PENDING messages are removed with mq_purge(topic)."),
         }),
     };
@@ -55,12 +57,13 @@ fn mq_cleanup(
     if clock::parts(older_than).comparable_micros() < 0 {
         raise(MqError::invalid("older_than", "must not be negative"));
     }
-    let cutoff = clock::minus(clock::now(), older_than);
+    let cutoff = Cutoff::Before(clock::minus(clock::now(), older_than));
     Spi::connect_mut(|client| retention::delete_all(client, kind, cutoff))
 }
 
-/// Runs one full retention pass with the `pg_mq.*_retention` settings (what the background
-/// worker does every `pg_mq.retention_interval`); returns the rows deleted per kind.
+/// Runs one full retention pass with the `pg_mq.*_retention` settings and each topic's own
+/// retention (what the background worker does every `pg_mq.retention_interval`); returns the
+/// rows deleted per kind.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_retention() -> TableIterator<'static, (name!(kind, String), name!(deleted, i64))> {
@@ -69,10 +72,7 @@ fn mq_retention() -> TableIterator<'static, (name!(kind, String), name!(deleted,
         Kind::ALL_SCHEDULED
             .iter()
             .map(|kind| {
-                let deleted = match retention::cutoff(*kind, now) {
-                    Some(cutoff) => retention::delete_all(client, *kind, cutoff),
-                    None => 0,
-                };
+                let deleted = retention::delete_all(client, *kind, retention::cutoff(*kind, now));
                 (kind.name().to_owned(), deleted)
             })
             .collect()

@@ -10,11 +10,11 @@ use mq_core::capabilities::Capability;
 use mq_core::validation;
 
 use crate::api::privileges;
-use crate::engine::{promotion, recovery};
+use crate::engine::{promotion, recovery, topics};
 use crate::pg::jsonb::RawJsonb;
 use crate::pg::raise::OrRaise;
 use crate::pg::statements::Statement;
-use crate::pg::{clock, session, settings, wakeup, workers};
+use crate::pg::{clock, session, wakeup, workers};
 
 /// A claimed message, as mq_poll returns it.
 struct Polled {
@@ -68,11 +68,13 @@ impl Polled {
 const LONGEST_NAP: Duration = Duration::from_millis(500);
 
 /// Claims up to `batch_size` due messages of `topic` (highest priority first, then earliest
-/// due, then lowest id), marks them PROCESSING for `lock_timeout` and returns them, each with
-/// a fresh lease. Pollers never block each other and never receive a message whose lock is live.
-/// With `wait` > 0 and nothing due, it waits up to `wait` for a message to be committed,
-/// looking at least every 500 ms whether its client is still connected (a poll whose client
-/// went away ends its backend and claims nothing).
+/// due, then lowest id), marks them PROCESSING for `lock_timeout` (else the topic's, else
+/// `pg_mq.lock_timeout`) and returns them, each with a fresh lease. Pollers never block each
+/// other and never receive a message whose lock is live, nor one whose expiry has passed.
+/// A paused topic returns nothing. With `wait` > 0 and nothing due, it waits up to `wait` for
+/// a message to be committed (or the topic resumed), looking at least every 500 ms whether its
+/// client is still connected (a poll whose client went away ends its backend and claims
+/// nothing).
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
@@ -103,17 +105,21 @@ fn mq_poll(
     let consumer_id = validation::consumer_id(consumer_id).or_raise();
     let wait = validation::wait(wait.map(clock::parts)).or_raise();
     let wait = Duration::from_micros(u64::try_from(wait.comparable_micros()).unwrap_or(u64::MAX));
-    let lock_timeout =
-        lock_timeout.unwrap_or_else(|| clock::millis_interval(settings::lock_timeout_ms()));
-    validation::fits_after_now(
-        "lock_timeout",
-        clock::now().into(),
-        clock::parts(lock_timeout),
-    )
-    .or_raise();
+    if let Some(lock_timeout) = lock_timeout {
+        validation::fits_after_now(
+            "lock_timeout",
+            clock::now().into(),
+            clock::parts(lock_timeout),
+        )
+        .or_raise();
+    }
     privileges::check_topic(Capability::Consumer, topic);
+    let lock_timeout =
+        lock_timeout.unwrap_or_else(|| Interval::from_micros(topics::lock_timeout_us(topic)));
     let consumer_id =
         consumer_id.map_or_else(|| format!("pid:{}", session::backend_pid()), str::to_owned);
+
+    topics::register_if_unknown(topic);
 
     // None: a wait too long to represent, which is as good as forever.
     let deadline = Instant::now().checked_add(wait);
@@ -122,7 +128,15 @@ fn mq_poll(
     loop {
         // Read the wake-up generation before claiming, so a commit after the claim wakes us.
         let mut waiter = wakeup::Waiter::new(topic);
-        let rows = claim(topic, batch_size, &consumer_id, lock_timeout);
+        if waited {
+            // A pause or resume committed while we slept must be seen now.
+            topics::refresh();
+        }
+        let rows = if topics::is_paused(topic) && topics::still_paused(topic) {
+            Vec::new()
+        } else {
+            claim(topic, batch_size, &consumer_id, lock_timeout)
+        };
         let remaining =
             deadline.map_or(LONGEST_NAP, |d| d.saturating_duration_since(Instant::now()));
         if waited {
@@ -139,9 +153,9 @@ fn mq_poll(
 }
 
 /// Claims a batch. When no background worker works in this database (pg_mq not preloaded, no
-/// worker slot left, or the worker not started yet), first recovers the topic's expired locks
-/// and makes its due scheduled messages PENDING itself; with one, the worker does that for
-/// every topic, and polls stay free of the extra statements.
+/// worker slot left, or the worker not started yet), first recovers the topic's expired locks,
+/// expires and promotes its waiting messages itself; with one, the
+/// worker does that for every topic, and polls stay free of the extra statements.
 fn claim(topic: &str, batch_size: i32, consumer_id: &str, lock_timeout: Interval) -> Vec<Polled> {
     Spi::connect_mut(|client| {
         let now = clock::now();

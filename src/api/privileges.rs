@@ -40,7 +40,7 @@ fn load_grants() -> Vec<GrantRow> {
     })
 }
 
-cached_table!(mod grants: GrantRow = c"grants", super::load_grants);
+cached_table!(mod grants: Vec<GrantRow> = c"grants", super::load_grants);
 
 /// The topics the calling role may use `capability` on.
 fn access(capability: Capability) -> TopicAccess {
@@ -167,6 +167,10 @@ fn mq_grant(capability: Option<&str>, role: Option<&CStr>, topic: Option<&str>) 
             client,
             &[role_oid.into(), capability.name().into(), topic.into()],
         );
+        if let Some(topic) = topic {
+            // Granting on a topic registers it, like its first publish or poll.
+            Statement::RegisterTopic.run(client, &[topic.into(), crate::pg::clock::now().into()]);
+        }
         if added.is_empty() {
             pgrx::notice!(
                 "role {role:?} already holds capability {}{}",

@@ -5,9 +5,11 @@ use pgrx::prelude::*;
 use pgrx::Uuid;
 
 use mq_core::capabilities::Capability;
+use mq_core::topics as topics_core;
 use mq_core::{ids, validation};
 
 use crate::api::privileges;
+use crate::engine::topics;
 use crate::pg::arrays::JsonbArray;
 use crate::pg::jsonb::RawJsonb;
 use crate::pg::raise::OrRaise;
@@ -15,8 +17,9 @@ use crate::pg::statements::Statement;
 use crate::pg::{clock, settings, wakeup};
 
 /// Publishes `payload` to `topic` and returns the new message's id. The message becomes
-/// deliverable at `execute_at`, or after `delay`, or at once. Inside a transaction it is
-/// visible to pollers only after COMMIT.
+/// deliverable at `execute_at`, or after `delay`, or at once, and expires at `expires_at` (or
+/// after the topic's message_ttl) unless completed by then. Inside a transaction it is visible
+/// to pollers only after COMMIT.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
@@ -29,27 +32,31 @@ fn mq_publish(
     trace_id: default!(Option<Uuid>, "NULL"),
     headers: default!(Option<RawJsonb<'_>>, "NULL"),
     delay: default!(Option<Interval>, "NULL"),
+    expires_at: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> i64 {
     let topic = validation::topic(topic).or_raise();
     let payload = validation::required("payload", payload).or_raise();
     validation::json_size("payload", payload.size(), settings::max_payload_size()).or_raise();
     let priority = validation::required("priority", priority).or_raise();
-    let max_retries =
-        validation::max_retries(max_retries, settings::DEFAULT_MAX_RETRIES.get()).or_raise();
-    validation::headers(
-        headers.map(|h| (h.root(), h.size())),
-        settings::max_payload_size(),
-    )
-    .or_raise();
-    validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
     let now = clock::now();
-    if let Some(delay) = delay {
-        validation::fits_after_now("delay", now.into(), clock::parts(delay)).or_raise();
-    }
+    let checked = Checked::new(
+        max_retries,
+        headers.as_ref(),
+        execute_at,
+        delay,
+        expires_at,
+        now,
+    );
     privileges::check_topic(Capability::Producer, topic);
+    let config = topics::for_publish(topic);
+    let max_retries = checked.max_retries(&config);
+    let expires_at = topics::expiry(expires_at, config.message_ttl_us, now);
 
     let trace_id = trace_id.unwrap_or_else(|| fresh_trace_id(now));
     let id = Spi::connect_mut(|client| {
+        if let Some(max_depth) = config.max_depth {
+            topics::check_capacity(client, topic, max_depth, 1);
+        }
         Statement::Publish.run_scalar::<i64>(
             client,
             &[
@@ -62,11 +69,67 @@ fn mq_publish(
                 delay.into(),
                 trace_id.into(),
                 now.into(),
+                expires_at.into(),
             ],
         )
     });
     wakeup::notify_on_commit(topic);
     id
+}
+
+/// The arguments shared by mq_publish and mq_publish_batch, checked.
+struct Checked {
+    max_retries: Option<i32>,
+}
+
+impl Checked {
+    /// Checks max_retries, headers and the schedule and expiry arguments (raising on bad ones).
+    fn new(
+        max_retries: Option<i32>,
+        headers: Option<&RawJsonb<'_>>,
+        execute_at: Option<TimestampWithTimeZone>,
+        delay: Option<Interval>,
+        expires_at: Option<TimestampWithTimeZone>,
+        now: TimestampWithTimeZone,
+    ) -> Checked {
+        if let Some(n) = max_retries {
+            validation::max_retries(Some(n), 0).or_raise();
+        }
+        validation::headers(
+            headers.map(|h| (h.root(), h.size())),
+            settings::max_payload_size(),
+        )
+        .or_raise();
+        validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
+        if let Some(delay) = delay {
+            validation::fits_after_now("delay", now.into(), clock::parts(delay)).or_raise();
+        }
+        validation::expires_at(
+            expires_at.map(|t| {
+                (
+                    t.is_finite(),
+                    if t.is_finite() {
+                        clock::unix_micros(t)
+                    } else {
+                        0
+                    },
+                )
+            }),
+            clock::unix_micros(now),
+        )
+        .or_raise();
+        Checked { max_retries }
+    }
+
+    /// The messages' max_retries: the argument's, else the topic's, else the server's.
+    fn max_retries(&self, config: &topics::PublishConfig) -> i32 {
+        topics_core::resolve(
+            self.max_retries,
+            config.max_retries,
+            settings::DEFAULT_MAX_RETRIES.get(),
+        )
+        .0
+    }
 }
 
 /// A time-ordered trace id for a message published at `now`.
@@ -79,6 +142,7 @@ fn fresh_trace_id(now: TimestampWithTimeZone) -> Uuid {
 /// own), in one statement; returns the new ids in array order. An empty array publishes nothing.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::too_many_arguments)]
 fn mq_publish_batch(
     topic: Option<&str>,
     payloads: Option<JsonbArray>,
@@ -87,6 +151,7 @@ fn mq_publish_batch(
     max_retries: default!(Option<i32>, "NULL"),
     headers: default!(Option<RawJsonb<'_>>, "NULL"),
     delay: default!(Option<Interval>, "NULL"),
+    expires_at: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> SetOfIterator<'static, i64> {
     let topic = validation::topic(topic).or_raise();
     let payloads = validation::required("payloads", payloads).or_raise();
@@ -97,25 +162,29 @@ fn mq_publish_batch(
     )
     .or_raise();
     let priority = validation::required("priority", priority).or_raise();
-    let max_retries =
-        validation::max_retries(max_retries, settings::DEFAULT_MAX_RETRIES.get()).or_raise();
-    validation::headers(
-        headers.map(|h| (h.root(), h.size())),
-        settings::max_payload_size(),
-    )
-    .or_raise();
-    validation::schedule(execute_at.map(|t| t.is_finite()), delay.map(clock::parts)).or_raise();
     let now = clock::now();
-    if let Some(delay) = delay {
-        validation::fits_after_now("delay", now.into(), clock::parts(delay)).or_raise();
-    }
+    let checked = Checked::new(
+        max_retries,
+        headers.as_ref(),
+        execute_at,
+        delay,
+        expires_at,
+        now,
+    );
     privileges::check_topic(Capability::Producer, topic);
+    let config = topics::for_publish(topic);
     if elements.is_empty() {
         return SetOfIterator::new(Vec::new());
     }
+    let max_retries = checked.max_retries(&config);
+    let expires_at = topics::expiry(expires_at, config.message_ttl_us, now);
 
     let trace_ids: Vec<Uuid> = (0..elements.len()).map(|_| fresh_trace_id(now)).collect();
     let ids: Vec<i64> = Spi::connect_mut(|client| {
+        if let Some(max_depth) = config.max_depth {
+            let adding = i64::try_from(elements.len()).unwrap_or(i64::MAX);
+            topics::check_capacity(client, topic, max_depth, adding);
+        }
         Statement::PublishBatch
             .run(
                 client,
@@ -129,6 +198,7 @@ fn mq_publish_batch(
                     delay.into(),
                     now.into(),
                     trace_ids.into(),
+                    expires_at.into(),
                 ],
             )
             .iter()

@@ -15,9 +15,10 @@ use mq_core::validation;
 
 use crate::api::privileges;
 use crate::engine::failure::{self, RetryEvent};
+use crate::engine::topics;
+use crate::pg::clock;
 use crate::pg::raise::OrRaise;
 use crate::pg::statements::Statement;
-use crate::pg::{clock, settings};
 
 /// Checks the optional `topic` argument and the caller's consumer grant: for that topic when
 /// it is named (no query), else for the topics of the messages `ids`.
@@ -102,16 +103,16 @@ fn mq_complete_batch(
     }))
 }
 
-/// The retry policy of a failure report: `retry_in` when given, else the settings' backoff.
-fn policy(retry_in: Option<Interval>) -> RetryPolicy {
-    match validation::retry_in(retry_in.map(clock::parts)).or_raise() {
-        Some(delay) => {
+/// The retry delay a failure report asks for (`retry_in`), if any; without one each message
+/// waits its topic's backoff (else the settings').
+fn retry_in_policy(retry_in: Option<Interval>) -> Option<RetryPolicy> {
+    validation::retry_in(retry_in.map(clock::parts))
+        .or_raise()
+        .map(|delay| {
             let millis = i64::try_from(delay.comparable_micros() / 1_000).unwrap_or(i64::MAX);
             validation::fits_after_now("retry_in", clock::now().into(), delay).or_raise();
             RetryPolicy::fixed(millis)
-        }
-        None => settings::retry_policy(),
-    }
+        })
 }
 
 /// Settles the failed deliveries `ids` (with `leases`, None meaning any) that are in flight;
@@ -121,24 +122,29 @@ fn fail(
     leases: Vec<Option<Uuid>>,
     topic: Option<String>,
     error: Option<&str>,
-    policy: RetryPolicy,
+    retry_in: Option<RetryPolicy>,
 ) -> Vec<(i64, Status)> {
     Spi::connect_mut(|client| {
+        let now = clock::now();
         let locked =
             Statement::LockForFailure.run(client, &[ids.into(), leases.into(), topic.into()]);
-        let decisions = failure::decide(locked, policy);
-        failure::settle(client, &decisions, error, RetryEvent::Failed, clock::now())
+        let decisions = failure::decide(
+            locked,
+            |topic| retry_in.unwrap_or_else(|| topics::retry_policy(topic)),
+            now,
+        );
+        failure::settle(client, &decisions, error, RetryEvent::Failed, now)
             .into_iter()
             .map(|settled| (settled.id, settled.status))
             .collect()
     })
 }
 
-/// Records `error` for message `id`. Returns the status it now has: 'PENDING' when it will be
-/// delivered again after its backoff (or after `retry_in`, when given: the attempt still
-/// counts), 'FAILED' when its retries are exhausted (it is then in mq.dead_letters); NULL,
-/// changing nothing, when the message is unknown, not PROCESSING, not in `topic` (when given),
-/// or `lease` is stale.
+/// Records `error` for message `id`. Returns the status it now has: 'SCHEDULED' when it will
+/// be delivered again after its backoff (or after `retry_in`, when given: the attempt still
+/// counts; 'PENDING' when that is now), 'FAILED' when its retries are exhausted, 'EXPIRED'
+/// when its expiry has passed (both then in mq.dead_letters); NULL, changing nothing, when the
+/// message is unknown, not PROCESSING, not in `topic` (when given), or `lease` is stale.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_fail(
@@ -149,7 +155,7 @@ fn mq_fail(
     topic: default!(Option<&str>, "NULL"),
 ) -> Option<String> {
     let id = validation::required("id", id).or_raise();
-    let policy = policy(retry_in);
+    let policy = retry_in_policy(retry_in);
     let topic = check_consumer(topic, &[id]);
     fail(vec![id], vec![lease], topic, error, policy)
         .into_iter()
@@ -171,7 +177,7 @@ fn mq_fail_batch(
     topic: default!(Option<&str>, "NULL"),
 ) -> TableIterator<'static, (name!(id, Option<i64>), name!(status, Option<String>))> {
     let batch = batch::plan(ids, leases).or_raise();
-    let policy = policy(retry_in);
+    let policy = retry_in_policy(retry_in);
     if batch.is_empty() {
         return TableIterator::new(report(&batch, |_| None));
     }

@@ -1,5 +1,6 @@
 //! Settling failed deliveries, shared by `mq_fail` and lock-expiry recovery: each locked
-//! message either goes back to PENDING (due after its backoff) or to FAILED with a dead letter.
+//! message either goes back to PENDING (due after its backoff), or to FAILED with a dead
+//! letter, or, when its expiry has passed meanwhile, to EXPIRED with a dead letter.
 
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::spi::SpiClient;
@@ -29,22 +30,37 @@ impl RetryEvent {
     }
 }
 
-/// Decides each message of a LOCK_FOR_FAILURE / LOCK_EXPIRED result `(id, retry_count,
-/// max_retries)` under `policy`.
-pub fn decide(rows: Rows<'_>, policy: RetryPolicy) -> Vec<(i64, FailureOutcome)> {
+/// Decides each message of a LOCK_FOR_FAILURE / LOCK_EXPIRED result `(id, topic,
+/// retry_count, max_retries, expires_at)` under the retry policy of its topic; one whose
+/// expiry is at or before `now` expires.
+pub fn decide(
+    rows: Rows<'_>,
+    policy: impl Fn(&str) -> RetryPolicy,
+    now: TimestampWithTimeZone,
+) -> Vec<(i64, FailureOutcome)> {
+    let now_us = clock::unix_micros(now);
     rows.iter()
         .map(|row| {
             let id: i64 = row.value("id");
+            let topic: String = row.value("topic");
             let retry_count: i32 = row.value("retry_count");
             let max_retries: i32 = row.value("max_retries");
-            let outcome =
-                backoff::on_failure(retry_count, max_retries, policy, backoff::jitter_sample());
+            let expired = row
+                .get::<TimestampWithTimeZone>("expires_at")
+                .is_some_and(|at| clock::unix_micros(at) <= now_us);
+            let outcome = backoff::on_failure_of(
+                retry_count,
+                max_retries,
+                expired,
+                policy(&topic),
+                backoff::jitter_sample(),
+            );
             (id, outcome)
         })
         .collect()
 }
 
-/// A settled message and its new status (`PENDING` or `FAILED`).
+/// A settled message and its new status (`PENDING`, `SCHEDULED`, `FAILED` or `EXPIRED`).
 pub struct Settled {
     pub id: i64,
     pub status: Status,
@@ -67,15 +83,20 @@ pub fn settle(
         .iter()
         .map(|(_, outcome)| match outcome {
             FailureOutcome::Retry { delay_ms, .. } => Some(clock::plus_millis(now, *delay_ms)),
-            FailureOutcome::DeadLetter { .. } => None,
+            FailureOutcome::DeadLetter { .. } | FailureOutcome::Expire { .. } => None,
         })
         .collect();
-    let args: [DatumWithOid; 5] = [
+    let expire: Vec<bool> = decisions
+        .iter()
+        .map(|(_, outcome)| matches!(outcome, FailureOutcome::Expire { .. }))
+        .collect();
+    let args: [DatumWithOid; 6] = [
         ids.into(),
         due.into(),
         error.into(),
         now.into(),
         event.event().as_str().into(),
+        expire.into(),
     ];
     Statement::Settle
         .run(client, &args)

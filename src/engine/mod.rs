@@ -6,3 +6,4 @@ pub mod promotion;
 pub mod recovery;
 pub mod retention;
 pub mod sampling;
+pub mod topics;

@@ -41,7 +41,7 @@ pub fn recover_batch(
     if expired.is_empty() {
         return 0;
     }
-    let decisions = failure::decide(expired, IMMEDIATE);
+    let decisions = failure::decide(expired, |_| IMMEDIATE, now);
     failure::settle(
         client,
         &decisions,

@@ -1,5 +1,7 @@
 //! Retention: deleting finished messages, replayed dead letters and old trace rows in bounded
-//! batches. Counters live in their own tables, so deleting rows never lowers them.
+//! batches. Counters live in their own tables, so deleting rows never lowers them. Finished
+//! messages are deleted topic by topic (the index is per topic), each topic by its own
+//! retention when it has one, else by `pg_mq.completed_retention`.
 
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::spi::SpiClient;
@@ -9,7 +11,8 @@ use mq_core::lifecycle::Status;
 use crate::pg::statements::Statement;
 use crate::pg::{clock, settings};
 
-/// Rows deleted per batch (and per transaction, when the background worker runs it).
+/// Rows deleted per batch (and per transaction, when the background worker runs it); for
+/// messages, per topic.
 pub const RETENTION_BATCH: i32 = 1_000;
 
 /// What a retention batch deletes.
@@ -17,8 +20,19 @@ pub const RETENTION_BATCH: i32 = 1_000;
 pub enum Kind {
     Completed,
     Failed,
+    Expired,
     ReplayedDeadLetters,
     Traces,
+}
+
+/// Which rows are old enough to delete.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cutoff {
+    /// The retention settings: a topic's own retention (finished messages only), else this
+    /// cutoff of the server's setting (None: keep).
+    Retention(Option<TimestampWithTimeZone>),
+    /// Everything last changed before this moment (mq_cleanup).
+    Before(TimestampWithTimeZone),
 }
 
 impl Kind {
@@ -28,6 +42,7 @@ impl Kind {
         match self {
             Kind::Completed => "completed messages",
             Kind::Failed => "failed messages",
+            Kind::Expired => "expired messages",
             Kind::ReplayedDeadLetters => "replayed dead letters",
             Kind::Traces => "traces",
         }
@@ -40,46 +55,83 @@ impl Kind {
             Kind::Completed => Some(settings::COMPLETED_RETENTION.get()),
             Kind::ReplayedDeadLetters => Some(settings::DEAD_LETTER_RETENTION.get()),
             Kind::Traces => Some(settings::TRACE_RETENTION.get()),
-            Kind::Failed => None,
+            Kind::Failed | Kind::Expired => None,
+        }
+    }
+
+    fn status(self) -> Option<Status> {
+        match self {
+            Kind::Completed => Some(Status::Completed),
+            Kind::Failed => Some(Status::Failed),
+            Kind::Expired => Some(Status::Expired),
+            Kind::ReplayedDeadLetters | Kind::Traces => None,
         }
     }
 }
 
-/// Deletes one batch of `kind` rows older than `cutoff`; returns (deleted, more may remain).
+/// Deletes one batch of `kind` rows older than `cutoff` (for messages: a batch per topic);
+/// returns (deleted, more may remain).
 pub fn delete_batch(
     client: &mut SpiClient<'_>,
     kind: Kind,
-    cutoff: TimestampWithTimeZone,
+    cutoff: Cutoff,
+    now: TimestampWithTimeZone,
 ) -> (i64, bool) {
-    let deleted = match kind {
-        Kind::Completed | Kind::Failed => {
-            let status = if kind == Kind::Completed {
-                Status::Completed
-            } else {
-                Status::Failed
+    let full = i64::from(RETENTION_BATCH);
+    if let Some(status) = kind.status() {
+        let server = match cutoff {
+            Cutoff::Retention(server) => server,
+            Cutoff::Before(at) => Some(at),
+        };
+        let topics: Vec<(String, Option<TimestampWithTimeZone>)> = Statement::RetentionTopics
+            .run(client, &[server.into(), now.into()])
+            .iter()
+            .map(|row| {
+                let topic: String = row.value("topic");
+                let own = row.get::<TimestampWithTimeZone>("cutoff");
+                (topic, own)
+            })
+            .collect();
+        let (mut deleted, mut more) = (0, false);
+        for (topic, topic_cutoff) in topics {
+            let cutoff = match cutoff {
+                Cutoff::Retention(_) => topic_cutoff,
+                Cutoff::Before(at) => Some(at),
             };
-            Statement::CleanupMessages.run_scalar::<i64>(
+            let Some(cutoff) = cutoff else { continue };
+            let n = Statement::CleanupMessages.run_scalar::<i64>(
                 client,
                 &[
+                    topic.as_str().into(),
                     status.as_str().into(),
                     cutoff.into(),
                     RETENTION_BATCH.into(),
                 ],
-            )
+            );
+            deleted += n;
+            more |= n >= full;
         }
+        return (deleted, more);
+    }
+    let cutoff = match cutoff {
+        Cutoff::Retention(Some(at)) | Cutoff::Before(at) => at,
+        Cutoff::Retention(None) => return (0, false),
+    };
+    let deleted = match kind {
         Kind::ReplayedDeadLetters => Statement::CleanupDeadLetters
             .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),
-        Kind::Traces => Statement::CleanupTraces
+        _ => Statement::CleanupTraces
             .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),
     };
-    (deleted, deleted >= i64::from(RETENTION_BATCH))
+    (deleted, deleted >= full)
 }
 
 /// Deletes every `kind` row older than `cutoff`, batch after batch, in the caller's transaction.
-pub fn delete_all(client: &mut SpiClient<'_>, kind: Kind, cutoff: TimestampWithTimeZone) -> i64 {
+pub fn delete_all(client: &mut SpiClient<'_>, kind: Kind, cutoff: Cutoff) -> i64 {
+    let now = clock::now();
     let mut total = 0;
     loop {
-        let (deleted, more) = delete_batch(client, kind, cutoff);
+        let (deleted, more) = delete_batch(client, kind, cutoff, now);
         total += deleted;
         if !more {
             return total;
@@ -87,12 +139,12 @@ pub fn delete_all(client: &mut SpiClient<'_>, kind: Kind, cutoff: TimestampWithT
     }
 }
 
-/// The cutoff for `kind` under the settings, or None when its retention is 0 (keep).
-pub fn cutoff(kind: Kind, now: TimestampWithTimeZone) -> Option<TimestampWithTimeZone> {
-    match kind.retention_seconds() {
+/// The cutoff of the server's retention setting for `kind` (None inside: keep).
+pub fn cutoff(kind: Kind, now: TimestampWithTimeZone) -> Cutoff {
+    Cutoff::Retention(match kind.retention_seconds() {
         Some(seconds) if seconds > 0 => {
             Some(clock::plus_micros(now, -i64::from(seconds) * 1_000_000))
         }
         _ => None,
-    }
+    })
 }

@@ -1,11 +1,14 @@
-//! Per-backend copies of small pg_mq tables (grants today), read once and kept until the
+//! Per-backend copies of small pg_mq tables (grants, topics), read once and kept until the
 //! table changes, so the hot path reads configuration without a query.
 //!
-//! Each cached table has a statement-level trigger that queues a relcache invalidation of the
-//! table at every change (`mq.grants_changed()`); PostgreSQL delivers it to every backend when
+//! Each cached table has a trigger that queues a relcache invalidation of the table at every
+//! change (`mq.grants_changed()`, `mq.catalog_changed()`); PostgreSQL delivers it to every backend when
 //! the change commits, and the callback registered here forgets that table's copy. A backend
 //! processes invalidations whenever it takes a lock it did not hold, which every pg_mq call
 //! does before it reads anything, so a call after the commit sees the change.
+//!
+//! A long-poll, which holds its locks while it waits, asks for invalidations itself
+//! ([`accept_changes`]) before each look.
 //!
 //! Declare a cached table with [`cached_table!`]; read it with its `rows()`.
 
@@ -17,8 +20,8 @@ use std::thread::LocalKey;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-/// A copy of a table's rows, or none yet.
-pub type Slot<T> = RefCell<Option<Rc<[T]>>>;
+/// A copy of a table's rows (in whatever shape its loader builds), or none yet.
+pub type Slot<C> = RefCell<Option<Rc<C>>>;
 
 /// A cached table: its relation OID and how to forget its copy.
 type Registration = (pg_sys::Oid, fn());
@@ -75,27 +78,36 @@ fn register(relid: pg_sys::Oid, clear: fn()) {
 }
 
 /// The rows of `mq.<table>`: this backend's copy, or (on first use, or after a change) the
-/// rows `load` reads. No rows when the table does not exist.
-pub fn rows<T>(
-    slot: &'static LocalKey<Slot<T>>,
+/// rows `load` reads. Empty when the table does not exist.
+pub fn rows<C: Default>(
+    slot: &'static LocalKey<Slot<C>>,
     table: &CStr,
-    load: fn() -> Vec<T>,
+    load: fn() -> C,
     clear: fn(),
-) -> Rc<[T]> {
+) -> Rc<C> {
     if let Some(rows) = slot.with(|s| s.borrow().clone()) {
         return rows;
     }
     let Some(relid) = relid(table) else {
-        return Rc::from(Vec::new());
+        return Rc::new(C::default());
     };
     register(relid, clear);
-    let rows: Rc<[T]> = Rc::from(load());
+    let rows = Rc::new(load());
     slot.with(|s| *s.borrow_mut() = Some(rows.clone()));
     rows
 }
 
+/// Processes the invalidations other sessions' commits sent since this transaction last did
+/// (what PostgreSQL does by itself whenever it takes a new lock), so a cached table changed
+/// meanwhile is read again.
+pub fn accept_changes() {
+    // SAFETY: called between statements of a transaction, where PostgreSQL itself accepts
+    // invalidations; it only runs the registered callbacks.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
+}
+
 /// Declares a module `$module` holding this backend's copy of table `mq.$table`, with
-/// `rows()` to read it; `$load` reads the rows (through SPI).
+/// `rows()` to read it; `$load` reads the rows (through SPI) into a `$row` (a Vec, a map...).
 macro_rules! cached_table {
     ($vis:vis mod $module:ident: $row:ty = $table:literal, $load:path) => {
         $vis mod $module {
@@ -110,7 +122,7 @@ macro_rules! cached_table {
             }
 
             /// The table's rows (this backend's copy).
-            pub fn rows() -> std::rc::Rc<[$row]> {
+            pub fn rows() -> std::rc::Rc<$row> {
                 $crate::pg::catalog::rows(&SLOT, $table, $load, clear)
             }
         }
@@ -123,4 +135,14 @@ pub(crate) use cached_table;
 pub fn invalidate_at_commit(relid: pg_sys::Oid) {
     // SAFETY: queues a relcache invalidation, delivered to all backends at commit.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
+}
+
+/// The trigger of cached tables other than mq.grants (`mq.catalog_changed()`, on mq.topics):
+/// any change makes every backend read the table again.
+#[pg_trigger(sql = false)]
+fn mq_catalog_changed<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    invalidate_at_commit(trigger.relid()?);
+    Ok(None)
 }

@@ -23,11 +23,6 @@ pub fn plus_millis(now: TimestampWithTimeZone, millis: i64) -> TimestampWithTime
         .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
 }
 
-/// A millisecond count as an interval.
-pub fn millis_interval(millis: i32) -> Interval {
-    Interval::from_micros(i64::from(millis) * 1_000)
-}
-
 /// An interval's fields, for validation.
 pub fn parts(interval: Interval) -> IntervalParts {
     IntervalParts {

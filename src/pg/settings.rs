@@ -46,6 +46,8 @@ storage! {
     RETRY_JITTER: Real,
     TRACE: Bool,
     MAX_PAYLOAD_SIZE: Int,
+    AUTO_CREATE_TOPICS: Bool,
+    DEDUP_WINDOW: Int,
     RECOVERY_INTERVAL: Int,
     SCHEDULE_INTERVAL: Int,
     FOLD_INTERVAL: Int,

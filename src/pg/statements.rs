@@ -29,6 +29,7 @@ use crate::pg::spi::{Owned, Plan, Rows};
 mod ty {
     use pgrx::pg_sys::{self, Oid};
     pub const BOOL: Oid = pg_sys::BOOLOID;
+    pub const BOOL_ARRAY: Oid = pg_sys::BOOLARRAYOID;
     pub const INT4: Oid = pg_sys::INT4OID;
     pub const INT8: Oid = pg_sys::INT8OID;
     pub const INT8_ARRAY: Oid = pg_sys::INT8ARRAYOID;
@@ -108,11 +109,13 @@ statements! {
     // The message lifecycle (sql/statements/lifecycle/).
     Publish = "lifecycle/publish.sql"
         (topic: TEXT, payload: JSONB, headers: JSONB, priority: INT4, max_retries: INT4,
-         execute_at: TIMESTAMPTZ, delay: INTERVAL, trace_id: UUID, now: TIMESTAMPTZ)
+         execute_at: TIMESTAMPTZ, delay: INTERVAL, trace_id: UUID, now: TIMESTAMPTZ,
+         expires_at: TIMESTAMPTZ)
         -> (id);
     PublishBatch = "lifecycle/publish_batch.sql"
         (topic: TEXT, payloads: JSONB_ARRAY, headers: JSONB, priority: INT4, max_retries: INT4,
-         execute_at: TIMESTAMPTZ, delay: INTERVAL, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY)
+         execute_at: TIMESTAMPTZ, delay: INTERVAL, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY,
+         expires_at: TIMESTAMPTZ)
         -> (id);
     Claim = "lifecycle/claim.sql"
         (topic: TEXT, batch_size: INT4, consumer_id: TEXT, lock_timeout: INTERVAL,
@@ -128,17 +131,19 @@ statements! {
         -> (locked_until);
     LockForFailure = "lifecycle/lock_for_failure.sql"
         (ids: INT8_ARRAY, leases: UUID_ARRAY, topic: TEXT)
-        -> (id, retry_count, max_retries);
+        -> (id, topic, retry_count, max_retries, expires_at);
     LockExpired = "lifecycle/lock_expired.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
-        -> (id, retry_count, max_retries);
+        -> (id, topic, retry_count, max_retries, expires_at);
     Settle = "lifecycle/settle.sql"
         (ids: INT8_ARRAY, next_retry_at: TIMESTAMPTZ_ARRAY, error: TEXT, now: TIMESTAMPTZ,
-         retry_event: TEXT)
+         retry_event: TEXT, expire: BOOL_ARRAY)
         -> (id, status, topic);
     Replay = "lifecycle/replay.sql" (dead_letter_ids: INT8_ARRAY, now: TIMESTAMPTZ)
         -> (dead_letter_id, message_id, topic);
     Promote = "lifecycle/promote.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
         -> (topic, promoted);
+    Expire = "lifecycle/expire.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
+        -> (topic, expired);
     DeadLetterState = "lifecycle/dead_letter_state.sql" (id: INT8)
         -> (replayed, replayed_message_id);
     Trace = "lifecycle/trace.sql" (trace_id: UUID)
@@ -149,7 +154,7 @@ statements! {
     FoldCounts = "operations/fold_counts.sql" (now: TIMESTAMPTZ) -> ();
     CurrentMetrics = "operations/current_metrics.sql" (now: TIMESTAMPTZ, topic: TEXT)
         -> (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
-            dead_letter_total, oldest_pending_age);
+            dead_letter_total, oldest_pending_age, expired_total, dead_letters);
     WindowBaseline = "operations/window_baseline.sql" (start: TIMESTAMPTZ, now: TIMESTAMPTZ)
         -> (sampled_at);
     TakeSample = "operations/take_sample.sql" (now: TIMESTAMPTZ) -> ();
@@ -157,15 +162,48 @@ statements! {
     SnapshotsSince = "operations/snapshots_since.sql" (from: TIMESTAMPTZ) -> (sampled_at);
     SamplesBetween = "operations/samples_between.sql" (from: TIMESTAMPTZ, until: TIMESTAMPTZ)
         -> (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
-            dead_letter_total, oldest_pending_age);
+            dead_letter_total, oldest_pending_age, expired_total, dead_letters);
     CleanupMessages = "operations/cleanup_messages.sql"
-        (status: TEXT, cutoff: TIMESTAMPTZ, batch: INT4) -> (count);
+        (topic: TEXT, status: TEXT, cutoff: TIMESTAMPTZ, batch: INT4) -> (count);
+    RetentionTopics = "operations/retention_topics.sql"
+        (server_cutoff: TIMESTAMPTZ, now: TIMESTAMPTZ) -> (topic, cutoff);
     CleanupDeadLetters = "operations/cleanup_dead_letters.sql" (cutoff: TIMESTAMPTZ, batch: INT4)
         -> (count);
     CleanupTraces = "operations/cleanup_traces.sql" (cutoff: TIMESTAMPTZ, batch: INT4)
         -> (count);
     Purge = "operations/purge.sql" (topic: TEXT, now: TIMESTAMPTZ) -> (count);
     ExtensionVersion = "operations/extension_version.sql" () -> (extversion);
+
+    // The topic catalog (sql/statements/topics/).
+    LoadTopics = "topics/load_topics.sql" ()
+        -> (topic, max_retries, retry_base_delay_us, retry_max_delay_us, lock_timeout_us,
+            message_ttl_us, max_depth, retention_us, dedup_window_us, ordering_dead_letter,
+            description, paused, created_at);
+    LockTopicRow = "topics/lock_topic_row.sql" (topic: TEXT)
+        -> (topic, max_retries, retry_base_delay_us, retry_max_delay_us, lock_timeout_us,
+            message_ttl_us, max_depth, retention_us, dedup_window_us, ordering_dead_letter,
+            description, paused, created_at);
+    CreateTopic = "topics/create_topic.sql"
+        (topic: TEXT, max_retries: INT4, retry_base_delay_us: INT8, retry_max_delay_us: INT8,
+         lock_timeout_us: INT8, message_ttl_us: INT8, max_depth: INT8, retention_us: INT8,
+         dedup_window_us: INT8, ordering_dead_letter: TEXT, description: TEXT, now: TIMESTAMPTZ)
+        -> (topic);
+    WriteTopic = "topics/write_topic.sql"
+        (topic: TEXT, max_retries: INT4, retry_base_delay_us: INT8, retry_max_delay_us: INT8,
+         lock_timeout_us: INT8, message_ttl_us: INT8, max_depth: INT8, retention_us: INT8,
+         dedup_window_us: INT8, ordering_dead_letter: TEXT, description: TEXT, now: TIMESTAMPTZ)
+        -> (topic);
+    RegisterTopic = "topics/register_topic.sql" (topic: TEXT, now: TIMESTAMPTZ) -> ();
+    SetPaused = "topics/set_paused.sql" (topic: TEXT, paused: BOOL, now: TIMESTAMPTZ)
+        -> (topic);
+    LockDepth = "topics/lock_depth.sql" (topic: TEXT) -> (locked);
+    TopicPaused = "topics/topic_paused.sql" (topic: TEXT) -> (paused);
+    TopicDepth = "topics/topic_depth.sql" (topic: TEXT) -> (depth);
+    DropTopic = "topics/drop_topic.sql" (topic: TEXT, now: TIMESTAMPTZ) -> (count);
+    ListTopics = "topics/list_topics.sql" (now: TIMESTAMPTZ)
+        -> (topic, max_retries, retry_base_delay_us, retry_max_delay_us, lock_timeout_us,
+            message_ttl_us, max_depth, retention_us, dedup_window_us, ordering_dead_letter,
+            description, paused, created_at, pending, delayed, processing, dead_letters);
 
     // Privileges (sql/statements/access/).
     Grants = "access/grants.sql" () -> (role, capability, topic);

@@ -70,6 +70,10 @@ struct Slot {
     retry_at: AtomicI64,
     /// A backend asked for a worker now (the extension was created, or used without a worker).
     wanted: AtomicBool,
+    /// The backend that last loaded rows into pg_mq's tables with COPY (a restore), 0 if none.
+    restoring_pid: AtomicI32,
+    /// When it did (microseconds since the Unix epoch).
+    restored_at: AtomicI64,
 }
 
 #[repr(C)]
@@ -212,6 +216,8 @@ impl Registry {
         slot.pid.store(0, Ordering::Release);
         slot.retry_at.store(0, Ordering::Release);
         slot.wanted.store(false, Ordering::Release);
+        slot.restoring_pid.store(0, Ordering::Release);
+        slot.restored_at.store(0, Ordering::Release);
         slot.dboid.store(dboid.to_u32(), Ordering::Release);
         Some(slot)
     }
@@ -292,6 +298,90 @@ unsafe extern "C-unwind" fn at_transaction_end(
             WORKER_AT_COMMIT.set(false);
         }
         _ => {}
+    }
+}
+
+// ---- restores: the worker keeps out of a database while rows are loaded into it -----------
+
+/// The advisory lock (a class of pg_mq's own) that a worker's job transaction holds shared and
+/// a restoring COPY takes exclusively.
+const RESTORE_LOCK: (i32, i32) = (1_836_153, 0);
+
+/// How long after a restore's last COPY the worker stays out, when the restoring session is
+/// gone (a parallel pg_restore loads with several sessions).
+const RESTORE_QUIET_MICROS: i64 = 5_000_000;
+
+/// Before a COPY into a table of schema mq — what pg_restore and a plain dump's COPY
+/// statements do: records this session as restoring the database, and waits for a job of
+/// the worker that is running now. From then on the worker does nothing there until this
+/// session has ended (and a few seconds have passed): a recovery or a fold between the
+/// loading of two tables would write rows that collide with those loaded next.
+fn restore_began() {
+    let Some(registry) = registry() else { return };
+    // SAFETY: reads backend globals.
+    let (dboid, pid) = unsafe { (pg_sys::MyDatabaseId, pg_sys::MyProcPid) };
+    if let Some(slot) = registry.slot_of(dboid).or_else(|| registry.slot_for(dboid)) {
+        slot.restoring_pid.store(pid, Ordering::Release);
+        slot.restored_at.store(now_micros(), Ordering::Release);
+    }
+    let (class, key) = RESTORE_LOCK;
+    Spi::run(&format!(
+        "SELECT pg_catalog.pg_advisory_xact_lock({class}, {key})"
+    ))
+    .unwrap_or_else(|e| panic!("pg_mq: waiting for the worker before a restore: {e}"));
+}
+
+/// For a database's worker: whether a restore is loading rows into `dboid` (its session is
+/// still connected, or its last COPY was less than a few seconds ago).
+pub fn restore_in_progress(dboid: pg_sys::Oid) -> bool {
+    let Some(slot) = registry().and_then(|r| r.slot_of(dboid)) else {
+        return false;
+    };
+    let pid = slot.restoring_pid.load(Ordering::Acquire);
+    if pid == 0 {
+        return false;
+    }
+    // SAFETY: looks the pid up in the proc array (under its own lock).
+    let alive = unsafe { !pg_sys::BackendPidGetProc(pid).is_null() };
+    let recent = now_micros() - slot.restored_at.load(Ordering::Acquire) < RESTORE_QUIET_MICROS;
+    if alive || recent {
+        return true;
+    }
+    slot.restoring_pid.store(0, Ordering::Release);
+    false
+}
+
+/// For a database's worker, inside a job's transaction: whether it may work now — no restore
+/// is loading rows into the database, and the job holds the restore lock (shared) until its
+/// transaction ends, so a restore that begins meanwhile waits for the job.
+pub fn may_work(dboid: pg_sys::Oid) -> bool {
+    if restore_in_progress(dboid) {
+        return false;
+    }
+    let (class, key) = RESTORE_LOCK;
+    Spi::get_one::<bool>(&format!(
+        "SELECT pg_catalog.pg_try_advisory_xact_lock_shared({class}, {key})"
+    ))
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// Whether the statement is COPY ... FROM into a table of schema mq.
+///
+/// # Safety
+/// `node` is a valid parse tree node (or null).
+unsafe fn copies_into_pg_mq(node: *mut pg_sys::Node) -> bool {
+    // SAFETY: the tag is checked before the cast.
+    unsafe {
+        if !pgrx::is_a(node, pg_sys::NodeTag::T_CopyStmt) {
+            return false;
+        }
+        let copy = &*node.cast::<pg_sys::CopyStmt>();
+        copy.is_from
+            && !copy.relation.is_null()
+            && !(*copy.relation).schemaname.is_null()
+            && CStr::from_ptr((*copy.relation).schemaname) == c"mq"
     }
 }
 
@@ -659,6 +749,9 @@ unsafe extern "C-unwind" fn process_utility(
             .filter(|oid| *oid != pg_sys::InvalidOid)
             .and_then(Hold::new);
         let creates = creates_pg_mq(node);
+        if copies_into_pg_mq(node) {
+            restore_began();
+        }
         if let Some(previous) = PREV_PROCESS_UTILITY {
             pg_sys::ffi::pg_guard_ffi_boundary(|| {
                 previous(

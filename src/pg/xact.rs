@@ -54,6 +54,15 @@ pub fn in_transaction<R>(what: &str, body: impl FnOnce() -> R + UnwindSafe) -> O
     }
 }
 
+/// Runs a job of this database's worker in a transaction of its own, as [`in_transaction`]
+/// does, unless a restore is loading rows into the database (see `workers::may_work`): then
+/// nothing is done and None returned.
+pub fn in_job_transaction<R>(what: &str, body: impl FnOnce() -> R + UnwindSafe) -> Option<R> {
+    // SAFETY: reads a backend global.
+    let dboid = unsafe { pg_sys::MyDatabaseId };
+    in_transaction(what, || crate::pg::workers::may_work(dboid).then(body)).flatten()
+}
+
 /// Shows `status` in pg_stat_activity.query for this process.
 pub fn report_activity(status: &str) {
     let status = CString::new(status).unwrap_or_default();

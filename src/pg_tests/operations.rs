@@ -104,7 +104,12 @@ mod tests {
         let cutoff = crate::pg::clock::plus_micros(crate::pg::clock::now(), -86_400_000_000);
         let mut batches = Vec::new();
         Spi::connect_mut(|client| loop {
-            let (deleted, more) = retention::delete_batch(client, Kind::Completed, cutoff);
+            let (deleted, more) = retention::delete_batch(
+                client,
+                Kind::Completed,
+                retention::Cutoff::Before(cutoff),
+                crate::pg::clock::now(),
+            );
             batches.push(deleted);
             if !more {
                 break;

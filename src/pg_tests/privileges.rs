@@ -80,6 +80,7 @@ mod tests {
         assert_eq!(
             invoker,
             vec![
+                "mq.catalog_changed()",
                 "mq.check_paging(integer,integer)",
                 "mq.current_metrics(timestamp with time zone)",
                 "mq.grants_changed()",
@@ -144,7 +145,8 @@ mod tests {
                 "SELECT has_function_privilege('mq_test_app', '{function}', 'EXECUTE')"
             ))
         };
-        let publish_fn = "mq_publish(text,jsonb,integer,timestamptz,integer,uuid,jsonb,interval)";
+        let publish_fn =
+            "mq_publish(text,jsonb,integer,timestamptz,integer,uuid,jsonb,interval,timestamptz)";
         let poll_fn = "mq_poll(text,integer,interval,text,interval)";
         assert!(!can(publish_fn));
 
@@ -152,7 +154,7 @@ mod tests {
         run("SELECT mq_grant('producer', 'mq_test_app')"); // again: nothing new
         assert!(can(publish_fn));
         assert!(can(
-            "mq_publish_batch(text,jsonb[],integer,timestamptz,integer,jsonb,interval)"
+            "mq_publish_batch(text,jsonb[],integer,timestamptz,integer,jsonb,interval,timestamptz)"
         ));
         assert!(!can(poll_fn));
         assert_eq!(

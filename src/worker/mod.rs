@@ -32,6 +32,12 @@ const WORKER_STATEMENT_TIMEOUT: &str = "5min";
 
 pub const BACKEND_TYPE: &str = "pg_mq worker";
 
+/// What pg_stat_activity shows while a restore loads rows into the database.
+pub const RESTORE_ACTIVITY: &str = "pg_mq worker: keeping out while a restore loads rows";
+
+/// How often the worker looks whether a restore is done.
+const RESTORE_NAP: Duration = Duration::from_millis(200);
+
 /// Without the extension, how long before a worker looks at the database again (one is started
 /// at once when the extension is created or updated there).
 const PROBE_AGAIN: Duration = Duration::from_secs(30);
@@ -138,6 +144,12 @@ pub fn main(dboid: pg_sys::Oid) -> ! {
                     );
                     workers::worker_report(dboid, DbState::Working, Duration::ZERO);
                     working = true;
+                }
+                if workers::restore_in_progress(dboid) {
+                    // Rows are being loaded (pg_restore): nothing may move until they are in.
+                    xact::report_activity(RESTORE_ACTIVITY);
+                    wait = RESTORE_NAP;
+                    continue;
                 }
                 for job in schedule.due(Instant::now(), &intervals) {
                     let more = (JOBS[job].run)();

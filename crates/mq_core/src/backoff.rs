@@ -29,6 +29,9 @@ pub enum FailureOutcome {
     Retry { retry_count: i32, delay_ms: i64 },
     /// Retries exhausted: status FAILED and a dead letter; `retry_count` failed attempts.
     DeadLetter { retry_count: i32 },
+    /// The message's expiry has passed: status EXPIRED and a dead letter (error 'expired')
+    /// instead of a retry; `retry_count` failed attempts.
+    Expire { retry_count: i32 },
 }
 
 /// The delay before the next delivery after `retry_count` failed attempts (`retry_count >= 1`):
@@ -69,6 +72,24 @@ pub fn on_failure(
     }
 }
 
+/// Decides a failed delivery of a message that may have expired meanwhile: an expired message
+/// is never retried (it expires, whatever retries it has left).
+pub fn on_failure_of(
+    retry_count: i32,
+    max_retries: i32,
+    expired: bool,
+    policy: RetryPolicy,
+    jitter_sample: f64,
+) -> FailureOutcome {
+    if expired {
+        FailureOutcome::Expire {
+            retry_count: retry_count.saturating_add(1),
+        }
+    } else {
+        on_failure(retry_count, max_retries, policy, jitter_sample)
+    }
+}
+
 /// A uniform sample in `[0, 1)` for jitter. Jitter only has to spread retries apart, not be
 /// unpredictable, so the standard library's randomly keyed hasher is enough.
 pub fn jitter_sample() -> f64 {
@@ -90,6 +111,26 @@ pub fn jitter_sample() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expired_message_expires_instead_of_retrying() {
+        let policy = RetryPolicy::fixed(1_000);
+        assert_eq!(
+            on_failure_of(0, 5, true, policy, 0.0),
+            FailureOutcome::Expire { retry_count: 1 }
+        );
+        assert_eq!(
+            on_failure_of(0, 5, false, policy, 0.0),
+            FailureOutcome::Retry {
+                retry_count: 1,
+                delay_ms: 1_000
+            }
+        );
+        assert_eq!(
+            on_failure_of(5, 5, false, policy, 0.0),
+            FailureOutcome::DeadLetter { retry_count: 6 }
+        );
+    }
 
     const DEFAULTS: RetryPolicy = RetryPolicy {
         base_delay_ms: 1_000,

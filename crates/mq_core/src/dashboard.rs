@@ -28,6 +28,7 @@ pub struct Current {
     pub consumed_total: Counted,
     pub failed_total: Counted,
     pub dlq_total: Counted,
+    pub expired_total: Counted,
     pub consume_rate: Rate,
     pub failure_rate: Rate,
     pub dlq_rate: Rate,
@@ -119,6 +120,7 @@ fn current_section(current: &[(TopicSnapshot, Rates)]) -> Current {
         consumed_total: counted(current, |t| t.consumed_total),
         failed_total: counted(current, |t| t.failed_total),
         dlq_total: counted(current, |t| t.dead_letter_total),
+        expired_total: counted(current, |t| t.expired_total),
         consume_rate: rate(current, |r| r.consume_rate),
         failure_rate: rate(current, |r| r.failure_rate),
         dlq_rate: rate(current, |r| r.dlq_rate),
@@ -236,7 +238,10 @@ mod tests {
             consumed_total: consumed,
             failed_total: failed,
             dead_letter_total: 0,
+            expired_total: 0,
+            dead_letters: 0,
             oldest_pending_age_micros: None,
+            paused: false,
         }
     }
 

@@ -23,8 +23,14 @@ pub enum SqlState {
     ObjectNotInPrerequisiteState,
     /// 42501 `insufficient_privilege`: the caller may not use this topic, or grant capabilities.
     InsufficientPrivilege,
-    /// 42704 `undefined_object`: the role named does not exist.
+    /// 42704 `undefined_object`: the role named does not exist, or the topic does not exist
+    /// and `pg_mq.auto_create_topics` is off (or the function needs an existing topic).
     UndefinedObject,
+    /// 53400 `configuration_limit_exceeded`: a publish would bring a topic above its
+    /// `max_depth`.
+    ConfigurationLimitExceeded,
+    /// 55006 `object_in_use`: the topic to drop still has waiting or in-flight messages.
+    ObjectInUse,
 }
 
 impl SqlState {
@@ -38,6 +44,8 @@ impl SqlState {
             SqlState::ObjectNotInPrerequisiteState => "55000",
             SqlState::InsufficientPrivilege => "42501",
             SqlState::UndefinedObject => "42704",
+            SqlState::ConfigurationLimitExceeded => "53400",
+            SqlState::ObjectInUse => "55006",
         }
     }
 }
@@ -99,6 +107,22 @@ pub enum MqError {
         function: &'static str,
         replacement: &'static str,
     },
+    /// The topic was never created and `pg_mq.auto_create_topics` is off, or a function that
+    /// works on existing topics only (mq_alter_topic, mq_pause, ...) was given an unknown one.
+    UnknownTopic {
+        topic: String,
+        auto_create_off: bool,
+    },
+    /// Publishing `adding` messages would bring `topic` (now `depth` messages waiting or in
+    /// flight) above its `max_depth`.
+    TopicFull {
+        topic: String,
+        depth: i64,
+        max_depth: i64,
+        adding: i64,
+    },
+    /// The topic to drop still holds `live` waiting or in-flight messages.
+    TopicInUse { topic: String, live: i64 },
 }
 
 impl MqError {
@@ -126,7 +150,9 @@ impl MqError {
             MqError::TopicNotGranted { .. } | MqError::SuperuserRequired { .. } => {
                 SqlState::InsufficientPrivilege
             }
-            MqError::UnknownRole { .. } => SqlState::UndefinedObject,
+            MqError::UnknownRole { .. } | MqError::UnknownTopic { .. } => SqlState::UndefinedObject,
+            MqError::TopicFull { .. } => SqlState::ConfigurationLimitExceeded,
+            MqError::TopicInUse { .. } => SqlState::ObjectInUse,
         }
     }
 
@@ -162,6 +188,25 @@ impl MqError {
             MqError::UnknownRole { .. } => Some("Create the role first: CREATE ROLE ...;".to_owned()),
             MqError::RemovedFunction { replacement, .. } => Some(format!(
                 "Run ALTER EXTENSION pg_mq UPDATE, then call {replacement}."
+            )),
+            MqError::UnknownTopic {
+                topic,
+                auto_create_off: true,
+            } => Some(format!(
+                "pg_mq.auto_create_topics is off: create the topic first with SELECT mq_create_topic({});",
+                sql_literal(topic)
+            )),
+            MqError::UnknownTopic { topic, .. } => Some(format!(
+                "Create it with SELECT mq_create_topic({}); mq_topics() lists the topics.",
+                sql_literal(topic)
+            )),
+            MqError::TopicFull { topic, .. } => Some(format!(
+                "Consume or purge messages first, or raise the limit: SELECT mq_alter_topic({}, max_depth => ...);",
+                sql_literal(topic)
+            )),
+            MqError::TopicInUse { topic, .. } => Some(format!(
+                "Wait until its messages are consumed, or drop it with them: SELECT mq_drop_topic({}, force => true);",
+                sql_literal(topic)
             )),
             MqError::NullArgument { .. } | MqError::NullElement { .. } => None,
         }
@@ -241,6 +286,22 @@ impl fmt::Display for MqError {
             MqError::RemovedFunction { function, .. } => write!(
                 f,
                 "{function} belongs to an older release of pg_mq, and the extension in this database has not been updated to the installed library"
+            ),
+            MqError::UnknownTopic { topic, .. } => {
+                write!(f, "argument \"topic\": topic {topic:?} does not exist")
+            }
+            MqError::TopicFull {
+                topic,
+                depth,
+                max_depth,
+                adding,
+            } => write!(
+                f,
+                "topic {topic:?} is full: it holds {depth} waiting or in-flight messages, its max_depth is {max_depth}, and this publish adds {adding}"
+            ),
+            MqError::TopicInUse { topic, live } => write!(
+                f,
+                "topic {topic:?} still holds {live} waiting or in-flight messages"
             ),
         }
     }

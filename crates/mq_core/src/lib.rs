@@ -32,4 +32,5 @@ pub mod prometheus;
 pub mod schedule;
 pub mod settings;
 pub mod sql_text;
+pub mod topics;
 pub mod validation;

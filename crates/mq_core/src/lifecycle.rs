@@ -57,6 +57,8 @@ names! {
         Completed = "COMPLETED",
         /// Retries exhausted; a copy is in `mq.dead_letters`.
         Failed = "FAILED",
+        /// Not completed before its expiry; a copy is in `mq.dead_letters` (error 'expired').
+        Expired = "EXPIRED",
     }
 }
 
@@ -71,6 +73,7 @@ names! {
         Replayed = "REPLAYED",
         Recovered = "RECOVERED",
         Purged = "PURGED",
+        Expired = "EXPIRED",
     }
 }
 
@@ -101,7 +104,7 @@ mod tests {
         assert_eq!(Status::parse("pending"), None);
         assert_eq!(
             spoken_list(Status::ALL),
-            "SCHEDULED, PENDING, PROCESSING, COMPLETED or FAILED"
+            "SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED"
         );
     }
 

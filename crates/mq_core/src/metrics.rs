@@ -14,8 +14,14 @@ pub struct TopicSnapshot {
     pub consumed_total: i64,
     pub failed_total: i64,
     pub dead_letter_total: i64,
+    /// Messages that expired before they were completed.
+    pub expired_total: i64,
+    /// Dead letters not replayed (a gauge).
+    pub dead_letters: i64,
     /// How long the oldest due message has been waiting, in microseconds.
     pub oldest_pending_age_micros: Option<i64>,
+    /// Whether the topic is paused (not a sampled value: the catalog's, now).
+    pub paused: bool,
 }
 
 /// The counter values of a topic at an earlier moment (a metrics sample).
@@ -64,7 +70,10 @@ impl TopicSnapshot {
             consumed_total: 0,
             failed_total: 0,
             dead_letter_total: 0,
+            expired_total: 0,
+            dead_letters: 0,
             oldest_pending_age_micros: None,
+            paused: false,
         }
     }
 
@@ -122,7 +131,10 @@ mod tests {
             consumed_total: consumed,
             failed_total: failed,
             dead_letter_total: dead,
+            expired_total: 0,
+            dead_letters: 0,
             oldest_pending_age_micros: None,
+            paused: false,
         }
     }
 

@@ -54,6 +54,24 @@ const FAMILIES: &[Family] = &[
         help: "Messages moved to the dead-letter table.",
         value: |t| t.dead_letter_total as f64,
     },
+    Family {
+        name: "mq_expired_total",
+        kind: "counter",
+        help: "Messages that expired before they were completed (and were dead-lettered).",
+        value: |t| t.expired_total as f64,
+    },
+    Family {
+        name: "mq_dead_letters",
+        kind: "gauge",
+        help: "Dead letters not replayed.",
+        value: |t| t.dead_letters as f64,
+    },
+    Family {
+        name: "mq_topic_paused",
+        kind: "gauge",
+        help: "1 while the topic is paused (mq_pause), else 0.",
+        value: |t| f64::from(u8::from(t.paused)),
+    },
 ];
 
 /// Renders every family, with a HELP and a TYPE line each and one sample per topic.
@@ -115,7 +133,10 @@ mod tests {
             consumed_total: 40,
             failed_total: 5,
             dead_letter_total: 1,
+            expired_total: 0,
+            dead_letters: 0,
             oldest_pending_age_micros: Some(1_500_000),
+            paused: false,
         }
     }
 

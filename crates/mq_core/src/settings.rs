@@ -217,6 +217,28 @@ pub const MAX_PAYLOAD_SIZE: Setting = Setting {
     detail: c"",
 };
 
+pub const AUTO_CREATE_TOPICS: Setting = Setting {
+    name: c"pg_mq.auto_create_topics",
+    kind: Kind::Bool { default: true },
+    // Which topics exist is the operator's decision, not a producer's.
+    context: Context::Superuser,
+    description: c"Register a topic on its first publish, poll or grant; off: publishing to a topic never created with mq_create_topic raises 42704.",
+    detail: c"",
+};
+
+pub const DEDUP_WINDOW: Setting = Setting {
+    name: c"pg_mq.dedup_window",
+    kind: Kind::Int {
+        default: 300,
+        min: 1,
+        max: i32::MAX,
+        unit: Unit::Seconds,
+    },
+    context: Context::User,
+    description: c"How long a publish's dedup_key is remembered, for topics without a dedup_window of their own.",
+    detail: c"",
+};
+
 pub const RECOVERY_INTERVAL: Setting = Setting {
     name: c"pg_mq.recovery_interval",
     kind: Kind::Int {
@@ -334,6 +356,8 @@ pub const ALL: &[Setting] = &[
     RETRY_JITTER,
     TRACE,
     MAX_PAYLOAD_SIZE,
+    AUTO_CREATE_TOPICS,
+    DEDUP_WINDOW,
     RECOVERY_INTERVAL,
     SCHEDULE_INTERVAL,
     FOLD_INTERVAL,

@@ -193,6 +193,23 @@ pub fn schedule(
 pub const TIMESTAMP_FIRST_MICROS: i64 = -211_813_488_000_000_000;
 pub const TIMESTAMP_END_MICROS: i64 = 9_223_371_331_200_000_000;
 
+/// mq_publish's `expires_at` (when given, as (is finite, microseconds since the Unix epoch)):
+/// a finite time after `now_micros`.
+pub fn expires_at(value: Option<(bool, i64)>, now_micros: i64) -> Result<(), MqError> {
+    match value {
+        Some((false, _)) => Err(MqError::invalid(
+            "expires_at",
+            "must be a finite timestamp, not infinity",
+        )),
+        Some((true, at)) if at <= now_micros => Err(MqError::InvalidArgument {
+            argument: "expires_at",
+            reason: "must be later than now".into(),
+            hint: Some("A message that may never expire is published with expires_at NULL."),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// An interval that is added to the current time (`delay`, `lock_timeout`) must land inside
 /// the timestamptz range. Checked with every month counted as 31 days and a day to spare (a
 /// long-poll claims later than it checks), so an interval that fits only barely is refused
@@ -283,6 +300,18 @@ pub fn headers(headers: Option<(JsonRoot, usize)>, limit: usize) -> Result<(), M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_must_be_finite_and_later_than_now() {
+        assert!(expires_at(None, 10).is_ok());
+        assert!(expires_at(Some((true, 11)), 10).is_ok());
+        let e = expires_at(Some((true, 10)), 10).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "argument \"expires_at\" must be later than now"
+        );
+        assert!(expires_at(Some((false, 0)), 10).is_err());
+    }
     use crate::error::SqlState;
 
     fn state<T: std::fmt::Debug>(r: Result<T, MqError>) -> SqlState {

@@ -1,5 +1,6 @@
 -- Claims up to batch_size PENDING messages of the topic (all of them due: messages due later
--- are SCHEDULED), skipping rows other pollers hold, and counts the claim. The candidates are
+-- are SCHEDULED), skipping rows other pollers hold and messages whose expiry has passed (the
+-- worker moves those to EXPIRED), and counts the claim. The candidates are
 -- locked in the inner SELECT and updated through the primary key, a plan that stays right
 -- whatever the batch size. Rows come back unordered, with their due time; the caller sorts
 -- them.
@@ -10,7 +11,7 @@ WITH claimed AS (
     WHERE m.id = ANY (ARRAY(
         SELECT id
         FROM mq.messages
-        WHERE status = 'PENDING' AND topic = $1
+        WHERE status = 'PENDING' AND topic = $1 AND (expires_at IS NULL OR expires_at > $5)
         ORDER BY priority DESC, coalesce(next_retry_at, execute_at), id
         LIMIT $2
         FOR UPDATE SKIP LOCKED))

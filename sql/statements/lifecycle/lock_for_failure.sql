@@ -1,7 +1,7 @@
 -- Locks the in-flight messages a failure report is about, each with the lease given for it (a
 -- NULL lease: whichever delivery is current), and, when a topic is named, in that topic; in
 -- id order; returns what the retry decision needs.
-SELECT m.id, m.retry_count, m.max_retries
+SELECT m.id, m.topic, m.retry_count, m.max_retries, m.expires_at
 FROM mq.messages m
 JOIN ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::uuid[])) AS b(id, lease)
     ON m.id = b.id

@@ -1,5 +1,6 @@
--- Replays the listed dead letters not yet replayed as new PENDING messages; returns
--- (dead_letter_id, message_id, topic) in dead letter id order.
+-- Replays the listed dead letters not yet replayed as new PENDING messages, each expiring
+-- after its topic's message_ttl from now (if the topic has one); returns (dead_letter_id,
+-- message_id, topic) in dead letter id order.
 WITH picked AS MATERIALIZED (
     SELECT d.id AS dead_letter_id, d.original_id, d.topic, d.payload, d.headers, d.priority,
            d.max_retries, d.trace_id,
@@ -11,9 +12,11 @@ WITH picked AS MATERIALIZED (
 ), inserted AS (
     INSERT INTO mq.messages
         (id, topic, payload, headers, priority, max_retries, execute_at, trace_id, created_at,
-         updated_at)
-    SELECT message_id, topic, payload, headers, priority, max_retries, $2, trace_id, $2, $2
-    FROM picked
+         updated_at, expires_at)
+    SELECT p.message_id, p.topic, p.payload, p.headers, p.priority, p.max_retries, $2,
+           p.trace_id, $2, $2, $2 + t.message_ttl
+    FROM picked p
+    LEFT JOIN mq.topics t ON t.topic = p.topic
 ), marked AS (
     UPDATE mq.dead_letters d
     SET replayed = true, replayed_at = $2, replayed_message_id = p.message_id

@@ -1,18 +1,21 @@
 -- Settles failed deliveries locked by lock_for_failure.sql or lock_expired.sql: back to
--- PENDING when next_retry_at has come, SCHEDULED when it is later, or FAILED with a dead
--- letter when next_retry_at is NULL; and counts them. retry_event names the trace event of a retry ('FAILED' or 'RECOVERED'). Returns each
--- message's id, new status and topic.
+-- PENDING when next_retry_at has come, SCHEDULED when it is later, FAILED with a dead letter
+-- when next_retry_at is NULL, or EXPIRED with a dead letter (error 'expired') when the
+-- message's expiry has passed; and counts them. retry_event names the trace event of a retry
+-- ('FAILED' or 'RECOVERED'). Returns each message's id, new status and topic.
 WITH outcome AS (
-    SELECT o.id, o.next_retry_at
-    FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::timestamptz[]))
-         AS o(id, next_retry_at)
+    SELECT o.id, o.next_retry_at, o.expire
+    FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::timestamptz[]),
+                    pg_catalog.unnest($6::boolean[]))
+         AS o(id, next_retry_at, expire)
 ), settled AS (
     UPDATE mq.messages m
-    SET status = CASE WHEN o.next_retry_at IS NULL THEN 'FAILED'
+    SET status = CASE WHEN o.expire THEN 'EXPIRED'
+                      WHEN o.next_retry_at IS NULL THEN 'FAILED'
                       WHEN o.next_retry_at > $4 THEN 'SCHEDULED'
                       ELSE 'PENDING' END,
         retry_count = m.retry_count + 1,
-        next_retry_at = o.next_retry_at,
+        next_retry_at = CASE WHEN o.expire THEN NULL ELSE o.next_retry_at END,
         last_error = $3,
         locked_until = NULL,
         updated_at = $4
@@ -24,9 +27,10 @@ WITH outcome AS (
     INSERT INTO mq.dead_letters
         (original_id, topic, payload, headers, priority, max_retries, trace_id, error_message,
          retry_count, created_at)
-    SELECT id, topic, payload, headers, priority, max_retries, trace_id, $3, retry_count, $4
+    SELECT id, topic, payload, headers, priority, max_retries, trace_id,
+           CASE WHEN status = 'EXPIRED' THEN 'expired' ELSE $3 END, retry_count, $4
     FROM settled
-    WHERE status = 'FAILED'
+    WHERE status IN ('FAILED', 'EXPIRED')
     RETURNING id, original_id
 )
 --trace{
@@ -38,6 +42,10 @@ WITH outcome AS (
            $4
     FROM settled
     UNION ALL
+    SELECT trace_id, id, topic, 'EXPIRED', pg_catalog.jsonb_build_object('attempt', retry_count), $4
+    FROM settled
+    WHERE status = 'EXPIRED'
+    UNION ALL
     SELECT s.trace_id, s.id, s.topic, 'DEAD_LETTERED',
            pg_catalog.jsonb_build_object('dead_letter_id', d.id, 'retry_count', s.retry_count),
            $4
@@ -46,11 +54,13 @@ WITH outcome AS (
 --}trace
 , counted AS (
     INSERT INTO mq.metric_counts
-        (topic, processing, pending_in, delayed, dead_letters, failed, dead_lettered, oldest_due,
-         counted_at)
+        (topic, processing, pending_in, delayed, dead_letters, failed, dead_lettered, expired,
+         oldest_due, counted_at)
     SELECT topic, -count(*), count(*) FILTER (WHERE status = 'PENDING'),
-           count(*) FILTER (WHERE status = 'SCHEDULED'), count(*) FILTER (WHERE status = 'FAILED'),
+           count(*) FILTER (WHERE status = 'SCHEDULED'),
+           count(*) FILTER (WHERE status IN ('FAILED', 'EXPIRED')),
            count(*), count(*) FILTER (WHERE status = 'FAILED'),
+           count(*) FILTER (WHERE status = 'EXPIRED'),
            min(next_retry_at) FILTER (WHERE status = 'PENDING'), $4
     FROM settled
     GROUP BY topic

@@ -1,7 +1,7 @@
 -- The samples taken between two moments (inclusive), in the column layout of
 -- current_metrics.sql.
 SELECT topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
-       dead_letter_total, oldest_pending_age
+       dead_letter_total, oldest_pending_age, expired_total, NULL::bigint AS dead_letters
 FROM mq.metric_samples
 WHERE sampled_at >= $1 AND sampled_at <= $2
 ORDER BY sampled_at, topic

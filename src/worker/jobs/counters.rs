@@ -13,6 +13,6 @@ pub const JOB: super::Job = super::Job {
 };
 
 fn run() -> bool {
-    xact::in_transaction("folding the counters", || Spi::connect_mut(sampling::fold));
+    xact::in_job_transaction("folding the counters", || Spi::connect_mut(sampling::fold));
     false
 }

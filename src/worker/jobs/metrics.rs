@@ -12,6 +12,6 @@ pub const JOB: super::Job = super::Job {
 };
 
 fn run() -> bool {
-    xact::in_transaction("metrics sample", || Spi::connect_mut(sampling::take_sample));
+    xact::in_job_transaction("metrics sample", || Spi::connect_mut(sampling::take_sample));
     false
 }

@@ -12,7 +12,7 @@ pub const JOB: super::Job = super::Job {
 };
 
 fn run() -> bool {
-    xact::in_transaction("recovery", || {
+    xact::in_job_transaction("recovery", || {
         Spi::connect_mut(|client| recovery::recover_batch(client, None, clock::now()))
     })
     .is_some_and(|n| n >= recovery::RECOVERY_BATCH)

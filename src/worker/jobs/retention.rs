@@ -1,5 +1,5 @@
-//! Retention, every `pg_mq.retention_interval`: one batch of each kind per transaction (see
-//! `engine::retention`).
+//! Retention, every `pg_mq.retention_interval`: one batch of each kind (of finished messages,
+//! one per topic) per transaction (see `engine::retention`).
 
 use pgrx::prelude::*;
 
@@ -16,12 +16,10 @@ fn run() -> bool {
     let now = clock::now();
     let mut more = false;
     for kind in Kind::ALL_SCHEDULED {
-        let Some(cutoff) = retention::cutoff(kind, now) else {
-            continue;
-        };
+        let cutoff = retention::cutoff(kind, now);
         let what = format!("retention of {}", kind.name());
-        let batch = xact::in_transaction(&what, || {
-            Spi::connect_mut(|client| retention::delete_batch(client, kind, cutoff))
+        let batch = xact::in_job_transaction(&what, || {
+            Spi::connect_mut(|client| retention::delete_batch(client, kind, cutoff, now))
         });
         more |= batch.is_some_and(|(_, more)| more);
     }

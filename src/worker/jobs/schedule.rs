@@ -1,5 +1,5 @@
-//! Scheduled messages whose time has come made deliverable, every `pg_mq.schedule_interval`
-//! (see `engine::promotion`).
+//! Waiting messages whose time has come made deliverable, and expired ones moved to EXPIRED,
+//! every `pg_mq.schedule_interval` (see `engine::promotion`).
 
 use pgrx::prelude::*;
 
@@ -13,8 +13,8 @@ pub const JOB: super::Job = super::Job {
 };
 
 fn run() -> bool {
-    xact::in_transaction("promotion of due messages", || {
+    xact::in_job_transaction("promotion and expiry of waiting messages", || {
         Spi::connect_mut(|client| promotion::promote_batch(client, None, clock::now()))
     })
-    .is_some_and(|n| n >= i64::from(promotion::PROMOTION_BATCH))
+    .is_some_and(|(_, more)| more)
 }

@@ -28,6 +28,7 @@ fn main() {
             ("complete_and_fail", settle_sweep),
             ("replay", replay_sweep),
             ("operations", operations_sweep),
+            ("topics", topics_sweep),
         ],
     );
 }
@@ -510,6 +511,45 @@ struct Publish {
     max_retries: Option<Int>,
     headers: Headers,
     trace_id: Option<u128>,
+    expiry: Expiry,
+}
+
+/// mq_publish's expires_at.
+#[derive(Debug, Clone)]
+enum Expiry {
+    Never,
+    /// This many seconds from now.
+    In(i64),
+    /// This many seconds ago.
+    Ago(i64),
+    Infinite,
+}
+
+impl Arg for Expiry {
+    fn sql(&self) -> String {
+        match self {
+            Expiry::Never => "NULL::timestamptz".into(),
+            Expiry::In(s) => format!("clock_timestamp() + interval '{s} seconds'"),
+            Expiry::Ago(s) => format!("clock_timestamp() - interval '{s} seconds'"),
+            Expiry::Infinite => "'infinity'::timestamptz".into(),
+        }
+    }
+    fn error(&self) -> Option<&'static str> {
+        match self {
+            Expiry::Never | Expiry::In(_) => None,
+            Expiry::Ago(_) | Expiry::Infinite => Some("22023"),
+        }
+    }
+}
+
+fn expiry() -> BoxedStrategy<Expiry> {
+    prop_oneof![
+        8 => Just(Expiry::Never),
+        3 => (60i64..100_000_000).prop_map(Expiry::In),
+        1 => (0i64..100_000_000).prop_map(Expiry::Ago),
+        1 => Just(Expiry::Infinite),
+    ]
+    .boxed()
 }
 
 impl Publish {
@@ -521,6 +561,7 @@ impl Publish {
             self.max_retries.as_ref().and_then(Int::error),
             self.headers.error(),
             self.schedule.error(),
+            self.expiry.error(),
         ]
     }
     fn trace_sql(&self) -> String {
@@ -551,16 +592,20 @@ fn publish_case() -> impl Strategy<Value = Publish> {
         ),
         headers(),
         proptest::option::of(any::<u128>()),
+        expiry(),
     )
         .prop_map(
-            |(topic, payload, priority, schedule, max_retries, headers, trace_id)| Publish {
-                topic,
-                payload,
-                priority,
-                schedule,
-                max_retries,
-                headers,
-                trace_id,
+            |(topic, payload, priority, schedule, max_retries, headers, trace_id, expiry)| {
+                Publish {
+                    topic,
+                    payload,
+                    priority,
+                    schedule,
+                    max_retries,
+                    headers,
+                    trace_id,
+                    expiry,
+                }
             },
         )
         .prop_filter("at most one faulty argument", |p| {
@@ -580,7 +625,7 @@ fn publish_sweep(cluster: &Cluster) {
                 .as_ref()
                 .map_or("NULL::int".to_owned(), Int::sql);
             let sql = format!(
-                "SELECT mq_publish({}, {}, {}, {}, {}, {}, {}, {})",
+                "SELECT mq_publish({}, {}, {}, {}, {}, {}, {}, {}, {})",
                 case.topic.sql(),
                 case.payload.sql(),
                 case.priority.sql(),
@@ -589,6 +634,7 @@ fn publish_sweep(cluster: &Cluster) {
                 case.trace_sql(),
                 case.headers.sql(),
                 case.schedule.delay(),
+                case.expiry.sql(),
             );
             let expected = first_error(&case.errors());
             let Some(rows) = call(client, &sql, expected)? else {
@@ -599,6 +645,7 @@ fn publish_sweep(cluster: &Cluster) {
                 "SELECT m.topic = {} AND m.payload = {} AND m.priority = {} \
                     AND m.max_retries = coalesce({}, 3) AND m.headers IS NOT DISTINCT FROM {} \
                     AND m.trace_id = coalesce({}, m.trace_id) \
+                    AND (m.expires_at IS NULL) = {} \
                     AND m.status = CASE WHEN m.execute_at > m.created_at THEN 'SCHEDULED' \
                                         ELSE 'PENDING' END \
                     AND (SELECT count(*) FROM mq.traces t WHERE t.message_id = m.id) = 1 \
@@ -609,6 +656,7 @@ fn publish_sweep(cluster: &Cluster) {
                 max_retries,
                 case.headers.sql(),
                 case.trace_sql(),
+                matches!(case.expiry, Expiry::Never),
             );
             let stored: bool = client.query_one(check.as_str(), &[]).unwrap().get(0);
             prop_assert!(
@@ -1326,7 +1374,7 @@ impl Operation {
             // status NULL, status unknown, older_than NULL, older_than negative.
             Operation::Cleanup(status, older) => match (status.as_deref(), older) {
                 (None, _) => Some("22004"),
-                (Some(s), _) if s != "COMPLETED" && s != "FAILED" => Some("22023"),
+                (Some(s), _) if !["COMPLETED", "FAILED", "EXPIRED"].contains(&s) => Some("22023"),
                 (_, None) => Some("22004"),
                 (_, Some(i)) if i.micros_approx() < Some(0) => Some("22023"),
                 _ => None,
@@ -1344,7 +1392,15 @@ impl Operation {
             }
             Operation::Messages(status, page, size) => {
                 let bad = status.as_deref().is_some_and(|s| {
-                    !["SCHEDULED", "PENDING", "PROCESSING", "COMPLETED", "FAILED"].contains(&s)
+                    ![
+                        "SCHEDULED",
+                        "PENDING",
+                        "PROCESSING",
+                        "COMPLETED",
+                        "FAILED",
+                        "EXPIRED",
+                    ]
+                    .contains(&s)
                 });
                 paging(page, size).or(bad.then_some("22023"))
             }
@@ -1358,6 +1414,7 @@ impl Operation {
                     "REPLAYED",
                     "RECOVERED",
                     "PURGED",
+                    "EXPIRED",
                 ];
                 let bad = event.as_deref().is_some_and(|e| !known.contains(&e));
                 paging(page, size).or(bad.then_some("22023"))
@@ -1399,7 +1456,10 @@ fn operation() -> impl Strategy<Value = Operation> {
         ]
     };
     prop_oneof![
-        (word(vec!["COMPLETED", "FAILED"]), some_interval())
+        (
+            word(vec!["COMPLETED", "FAILED", "EXPIRED"]),
+            some_interval()
+        )
             .prop_map(|(s, i)| Operation::Cleanup(s, i)),
         maybe_bad(valid_topic(), bad_topic(), 3).prop_map(Operation::Purge),
         some_interval().prop_map(Operation::Metrics),
@@ -1460,6 +1520,362 @@ fn operations_sweep(cluster: &Cluster) {
                 prop_assert!(purged <= pending_before);
             }
             Ok(())
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The topic catalog: mq_create_topic, mq_alter_topic, mq_pause / mq_resume, mq_drop_topic,
+// mq_topic_config. Topics of their own, which never get messages.
+
+const TOPIC_POOL: [&str; 3] = ["bt-a", "bt-b", "bt.c"];
+
+/// An interval setting of a topic: valid when longer than zero (or, for the backoffs, not
+/// negative) and at most 1000 years.
+#[derive(Debug, Clone)]
+struct Setting(Option<Interval>);
+
+impl Setting {
+    fn sql(&self) -> String {
+        self.0
+            .as_ref()
+            .map_or("NULL::interval".into(), Interval::sql)
+    }
+    fn error(&self, zero_ok: bool) -> Option<&'static str> {
+        let micros = self.0.as_ref()?.micros_approx()?;
+        let longest = 1_000i128 * 365 * 86_400_000_000;
+        if micros < 0 || (micros == 0 && !zero_ok) || micros > longest {
+            Some("22023")
+        } else {
+            None
+        }
+    }
+}
+
+fn setting() -> BoxedStrategy<Setting> {
+    prop_oneof![
+        6 => Just(Setting(None)),
+        4 => (0i32..24, 0i32..30, 1i64..86_400).prop_map(|(m, d, s)| Setting(Some(Interval::Parts(m, d, s)))),
+        1 => Just(Setting(Some(Interval::Parts(0, 0, 0)))),
+        1 => (1i64..1_000).prop_map(|s| Setting(Some(Interval::Parts(0, 0, -s)))),
+        1 => (12_200i32..100_000).prop_map(|m| Setting(Some(Interval::Parts(m, 0, 0)))),
+    ]
+    .boxed()
+}
+
+#[derive(Debug, Clone)]
+struct TopicArgs {
+    max_retries: Option<Int>,
+    retry_base_delay: Setting,
+    retry_max_delay: Setting,
+    lock_timeout: Setting,
+    message_ttl: Setting,
+    max_depth: Option<i64>,
+    retention: Setting,
+    description: Option<String>,
+    dedup_window: Setting,
+    ordering_dead_letter: Option<String>,
+}
+
+impl TopicArgs {
+    fn sql(&self) -> String {
+        format!(
+            "max_retries => {}, retry_base_delay => {}, retry_max_delay => {}, lock_timeout => {}, \
+             message_ttl => {}, max_depth => {}, retention => {}, description => {}, \
+             dedup_window => {}, ordering_dead_letter => {}",
+            self.max_retries.as_ref().map_or("NULL::int".into(), Int::sql),
+            self.retry_base_delay.sql(),
+            self.retry_max_delay.sql(),
+            self.lock_timeout.sql(),
+            self.message_ttl.sql(),
+            self.max_depth.map_or("NULL::bigint".into(), |d| format!("({d})::bigint")),
+            self.retention.sql(),
+            self.description.as_deref().map_or("NULL::text".into(), lit),
+            self.dedup_window.sql(),
+            self.ordering_dead_letter.as_deref().map_or("NULL::text".into(), lit),
+        )
+    }
+    /// In the order the functions check them (the order of their arguments).
+    fn errors(&self) -> Vec<Option<&'static str>> {
+        let retries = match &self.max_retries {
+            Some(Int::Value(n)) if *n < 0 => Some("22023"),
+            Some(i) => i.error(),
+            None => None,
+        };
+        vec![
+            retries,
+            self.retry_base_delay.error(true),
+            self.retry_max_delay.error(true),
+            self.lock_timeout.error(false),
+            self.message_ttl.error(false),
+            self.max_depth.filter(|d| *d < 1).map(|_| "22023"),
+            self.retention.error(false),
+            self.description
+                .as_ref()
+                .filter(|d| d.chars().count() > 1_000)
+                .map(|_| "22023"),
+            self.dedup_window.error(false),
+            self.ordering_dead_letter
+                .as_deref()
+                .filter(|o| *o != "skip" && *o != "block")
+                .map(|_| "22023"),
+        ]
+    }
+}
+
+fn topic_args() -> BoxedStrategy<TopicArgs> {
+    (
+        prop_oneof![
+            4 => Just(None),
+            3 => (0i32..100).prop_map(|n| Some(Int::Value(n))),
+            1 => (i32::MIN..0).prop_map(|n| Some(Int::Value(n))),
+            1 => out_of_int_range().prop_map(Some),
+        ],
+        (setting(), setting(), setting(), setting()),
+        prop_oneof![
+            4 => Just(None),
+            3 => (1i64..1_000_000).prop_map(Some),
+            1 => (i64::MIN..1).prop_map(Some),
+        ],
+        setting(),
+        prop_oneof![
+            4 => Just(None),
+            2 => "\\PC{0,40}".prop_map(Some),
+            1 => "[a-z]{1001,1100}".prop_map(Some),
+        ],
+        setting(),
+        prop_oneof![
+            4 => Just(None),
+            2 => prop::sample::select(vec!["skip", "block"]).prop_map(|s| Some(s.to_owned())),
+            1 => "\\PC{0,8}".prop_map(Some),
+        ],
+    )
+        .prop_map(
+            |(
+                max_retries,
+                (base, max, lock, ttl),
+                max_depth,
+                retention,
+                description,
+                dedup,
+                odl,
+            )| {
+                TopicArgs {
+                    max_retries,
+                    retry_base_delay: base,
+                    retry_max_delay: max,
+                    lock_timeout: lock,
+                    message_ttl: ttl,
+                    max_depth,
+                    retention,
+                    description,
+                    dedup_window: dedup,
+                    ordering_dead_letter: odl,
+                }
+            },
+        )
+        .boxed()
+}
+
+#[derive(Debug, Clone)]
+enum TopicCall {
+    Create(Topic, TopicArgs),
+    /// The reset list: None for NULL; elements None for NULL.
+    Alter(Topic, TopicArgs, Option<Vec<Option<String>>>),
+    Pause(Topic),
+    Resume(Topic),
+    Drop(Topic, Option<bool>),
+    Config(Topic),
+}
+
+const KNOBS: [&str; 10] = [
+    "max_retries",
+    "retry_base_delay",
+    "retry_max_delay",
+    "lock_timeout",
+    "message_ttl",
+    "max_depth",
+    "retention",
+    "dedup_window",
+    "ordering_dead_letter",
+    "description",
+];
+
+impl TopicCall {
+    fn topic(&self) -> &Topic {
+        match self {
+            TopicCall::Create(t, _)
+            | TopicCall::Alter(t, ..)
+            | TopicCall::Pause(t)
+            | TopicCall::Resume(t)
+            | TopicCall::Drop(t, _)
+            | TopicCall::Config(t) => t,
+        }
+    }
+    fn sql(&self) -> String {
+        match self {
+            TopicCall::Create(t, a) => {
+                format!("SELECT mq_create_topic({}, {})::text", t.sql(), a.sql())
+            }
+            TopicCall::Alter(t, a, reset) => {
+                let reset = reset.as_ref().map_or("NULL::text[]".into(), |names| {
+                    let items: Vec<String> = names
+                        .iter()
+                        .map(|n| n.as_deref().map_or("NULL".into(), lit))
+                        .collect();
+                    format!("ARRAY[{}]::text[]", items.join(", "))
+                });
+                format!(
+                    "SELECT mq_alter_topic({}, {}, reset => {reset})::text",
+                    t.sql(),
+                    a.sql()
+                )
+            }
+            TopicCall::Pause(t) => format!("SELECT mq_pause({})::text", t.sql()),
+            TopicCall::Resume(t) => format!("SELECT mq_resume({})::text", t.sql()),
+            TopicCall::Drop(t, force) => format!(
+                "SELECT mq_drop_topic({}, {})::text",
+                t.sql(),
+                force.map_or("NULL::boolean".into(), |f| f.to_string())
+            ),
+            TopicCall::Config(t) => {
+                format!("SELECT count(*)::text FROM mq_topic_config({})", t.sql())
+            }
+        }
+    }
+    /// The expected SQLSTATE, given whether the (valid) topic exists now.
+    fn expected(&self, exists: bool) -> Option<&'static str> {
+        if let Some(e) = self.topic().error() {
+            return Some(e);
+        }
+        let missing = (!exists).then_some("42704");
+        match self {
+            TopicCall::Create(_, a) => first_error(&a.errors()),
+            TopicCall::Alter(_, a, reset) => {
+                let reset_error = reset.as_ref().and_then(|names| {
+                    names.iter().find_map(|n| match n {
+                        None => Some("22004"),
+                        Some(n) if !KNOBS.contains(&n.as_str()) => Some("22023"),
+                        Some(_) => None,
+                    })
+                });
+                first_error(&a.errors()).or(reset_error).or(missing)
+            }
+            TopicCall::Drop(_, None) => Some("22004"),
+            TopicCall::Pause(_)
+            | TopicCall::Resume(_)
+            | TopicCall::Drop(..)
+            | TopicCall::Config(_) => missing,
+        }
+    }
+}
+
+fn topic_call() -> impl Strategy<Value = TopicCall> {
+    let topic = || {
+        maybe_bad(
+            prop::sample::select(TOPIC_POOL.to_vec()).prop_map(|t| Topic::Valid(t.to_owned())),
+            bad_topic(),
+            6,
+        )
+    };
+    let reset = prop_oneof![
+        3 => Just(None),
+        3 => prop::collection::vec(prop::sample::select(KNOBS.to_vec()).prop_map(|k| Some(k.to_owned())), 0..4).prop_map(Some),
+        1 => prop::collection::vec(prop_oneof![Just(None), "[a-z_]{1,12}".prop_map(Some)], 1..3).prop_map(Some),
+    ];
+    prop_oneof![
+        4 => (topic(), topic_args()).prop_map(|(t, a)| TopicCall::Create(t, a)),
+        4 => (topic(), topic_args(), reset).prop_map(|(t, a, r)| TopicCall::Alter(t, a, r)),
+        1 => topic().prop_map(TopicCall::Pause),
+        1 => topic().prop_map(TopicCall::Resume),
+        1 => (topic(), prop_oneof![4 => any::<bool>().prop_map(Some), 1 => Just(None)])
+            .prop_map(|(t, f)| TopicCall::Drop(t, f)),
+        1 => topic().prop_map(TopicCall::Config),
+    ]
+    .prop_filter("at most one faulty argument", |c| {
+        let mut errors = vec![c.topic().error()];
+        match c {
+            TopicCall::Create(_, a) | TopicCall::Alter(_, a, _) => errors.extend(a.errors()),
+            _ => {}
+        }
+        at_most_one_fault(&errors)
+    })
+}
+
+fn topics_sweep(cluster: &Cluster) {
+    sweep(
+        cluster,
+        "topics",
+        cases(900),
+        topic_call(),
+        |client, case| {
+            let name = match case.topic() {
+                Topic::Valid(t) => Some(t.clone()),
+                _ => None,
+            };
+            let row = |client: &mut Client| -> Option<String> {
+                let name = name.as_ref()?;
+                client
+                    .query_opt(
+                        "SELECT to_jsonb(t)::text FROM mq.topics t WHERE topic = $1",
+                        &[name],
+                    )
+                    .unwrap()
+                    .map(|r| r.get(0))
+            };
+            let before = row(client);
+            let expected = case.expected(before.is_some());
+            let result = client.query(case.sql().as_str(), &[]);
+            match (result, expected) {
+                (Ok(rows), None) => {
+                    let after = row(client);
+                    match &case {
+                        TopicCall::Create(..) => {
+                            let created = rows[0].get::<_, String>(0) == "true";
+                            prop_assert_eq!(created, before.is_none());
+                            prop_assert!(after.is_some());
+                            if !created {
+                                prop_assert_eq!(after, before, "an existing topic was changed");
+                            }
+                        }
+                        TopicCall::Drop(..) => prop_assert!(after.is_none()),
+                        TopicCall::Pause(_) | TopicCall::Resume(_) => {
+                            let paused = matches!(case, TopicCall::Pause(_));
+                            let now: bool = client
+                                .query_one(
+                                    "SELECT paused FROM mq.topics WHERE topic = $1",
+                                    &[name.as_ref().unwrap()],
+                                )
+                                .unwrap()
+                                .get(0);
+                            prop_assert_eq!(now, paused);
+                        }
+                        TopicCall::Alter(..) | TopicCall::Config(_) => {
+                            prop_assert!(after.is_some())
+                        }
+                    }
+                    Ok(())
+                }
+                (Err(e), Some(state)) if sqlstate(&e) == state => {
+                    prop_assert_eq!(
+                        row(client),
+                        before,
+                        "{} failed but changed the topic",
+                        shorten(&case.sql())
+                    );
+                    Ok(())
+                }
+                (Ok(_), Some(state)) => Err(TestCaseError::fail(format!(
+                    "{}: expected SQLSTATE {state}, it succeeded",
+                    shorten(&case.sql())
+                ))),
+                (Err(e), expected) => Err(TestCaseError::fail(format!(
+                    "{}: expected {}, got {} {e}",
+                    shorten(&case.sql()),
+                    expected.unwrap_or("success"),
+                    sqlstate(&e)
+                ))),
+            }
         },
     );
 }

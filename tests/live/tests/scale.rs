@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pg_mq_live_tests::{run_suite, wait_until, worker_pid, Client, Cluster, NoTls, Rng};
+use postgres::GenericClient;
 
 const RECOVERY_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -130,7 +131,7 @@ fn without_the_worker_polls_deliver_scheduled_messages_on_time(_cluster: &Cluste
 
 /// What counting the tables says, per topic: (topic, pending, delayed, processing, dead
 /// letters not replayed).
-fn counted(client: &mut Client) -> Vec<(String, i64, i64, i64, i64)> {
+fn counted(client: &mut impl GenericClient) -> Vec<(String, i64, i64, i64, i64)> {
     client
         .query(
             "SELECT t.topic, \
@@ -151,34 +152,32 @@ fn counted(client: &mut Client) -> Vec<(String, i64, i64, i64, i64)> {
 }
 
 /// What the metrics say, per topic, in the same layout.
-fn reported(client: &mut Client) -> Vec<(String, i64, i64, i64, i64)> {
-    let dead_letters = |client: &mut Client, topic: &str| -> i64 {
-        // Dead letters not replayed: those counted minus those replayed since.
-        client
-            .query_one(
-                "SELECT coalesce((SELECT dead_letters FROM mq.metric_totals WHERE topic = $1), 0) \
-                      + coalesce((SELECT sum(dead_letters) FROM mq.metric_counts WHERE topic = $1), 0)::bigint",
-                &[&topic],
-            )
-            .unwrap()
-            .get(0)
-    };
-    let rows: Vec<(String, i64, i64, i64)> = client
+fn reported(client: &mut impl GenericClient) -> Vec<(String, i64, i64, i64, i64)> {
+    client
         .query(
-            "SELECT topic, pending, delayed, processing FROM mq_metrics() \
+            "SELECT topic, pending, delayed, processing, dead_letters FROM mq_metrics() \
              WHERE topic LIKE 'exact-%' ORDER BY topic",
             &[],
         )
         .unwrap()
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
-    rows.into_iter()
-        .map(|(t, p, d, pr)| {
-            let dl = dead_letters(client, &t);
-            (t, p, d, pr, dl)
-        })
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect()
+}
+
+/// The metrics and the counted tables, read in one snapshot (the worker promotes, recovers
+/// and folds meanwhile).
+type Gauges = Vec<(String, i64, i64, i64, i64)>;
+
+fn reported_and_counted(client: &mut Client) -> (Gauges, Gauges) {
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
+    let both = (reported(&mut tx), counted(&mut tx));
+    tx.commit().unwrap();
+    both
 }
 
 /// Counters against the trace: completions, failed deliveries, dead letters.
@@ -286,14 +285,16 @@ fn metrics_equal_the_counted_tables_after_every_kind_of_change(cluster: &Cluster
                 client.batch_execute("SELECT mq_metrics_sample()").unwrap();
             }
             _ => {
-                assert_eq!(reported(&mut client), counted(&mut client), "round {round}");
+                let (reported, counted) = reported_and_counted(&mut client);
+                assert_eq!(reported, counted, "round {round}");
             }
         }
     }
     // Whatever the worker does meanwhile (recover, promote, fold), the two agree at every
     // moment; and after everything settled, the counters match the trace.
     for _ in 0..5 {
-        assert_eq!(reported(&mut client), counted(&mut client));
+        let (reported, counted) = reported_and_counted(&mut client);
+        assert_eq!(reported, counted);
         std::thread::sleep(RECOVERY_INTERVAL);
     }
     client

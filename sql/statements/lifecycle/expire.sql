@@ -1,0 +1,46 @@
+-- Moves up to `limit` waiting (PENDING or SCHEDULED) messages whose expiry has passed to
+-- EXPIRED (of one topic, or every topic when topic is NULL), skipping rows another session
+-- holds, with a dead letter each (error 'expired'), and counts them; returns how many per topic.
+WITH doomed AS MATERIALIZED (
+    SELECT id, status
+    FROM mq.messages
+    WHERE expires_at <= $2 AND status IN ('SCHEDULED', 'PENDING')
+      AND ($1::text IS NULL OR topic = $1)
+    ORDER BY expires_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), expired AS (
+    UPDATE mq.messages m
+    SET status = 'EXPIRED', next_retry_at = NULL, updated_at = $2
+    FROM doomed d
+    WHERE m.id = d.id
+    RETURNING m.id, m.topic, m.payload, m.headers, m.priority, m.max_retries, m.trace_id,
+              m.retry_count, m.expires_at, d.status AS was
+), dead AS (
+    INSERT INTO mq.dead_letters
+        (original_id, topic, payload, headers, priority, max_retries, trace_id, error_message,
+         retry_count, created_at)
+    SELECT id, topic, payload, headers, priority, max_retries, trace_id, 'expired', retry_count, $2
+    FROM expired
+    RETURNING id, original_id
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'EXPIRED', pg_catalog.jsonb_build_object('expires_at', expires_at), $2
+    FROM expired
+    UNION ALL
+    SELECT e.trace_id, e.id, e.topic, 'DEAD_LETTERED',
+           pg_catalog.jsonb_build_object('dead_letter_id', d.id, 'retry_count', e.retry_count),
+           $2
+    FROM expired e JOIN dead d ON d.original_id = e.id
+)
+--}trace
+, counted AS (
+    INSERT INTO mq.metric_counts (topic, pending_out, delayed, dead_letters, expired, counted_at)
+    SELECT topic, count(*) FILTER (WHERE was = 'PENDING'), -count(*) FILTER (WHERE was = 'SCHEDULED'),
+           count(*), count(*), $2
+    FROM expired
+    GROUP BY topic
+)
+SELECT topic, count(*) AS expired FROM expired GROUP BY topic

@@ -1,0 +1,32 @@
+-- Drops a topic: deletes its waiting and in-flight messages (waiting for sessions settling
+-- them; each gets a PURGED trace row and is counted) and its catalog row. Dead letters,
+-- finished messages and traces stay until retention. Returns how many messages were removed.
+WITH doomed AS MATERIALIZED (
+    SELECT id, status FROM mq.messages
+    WHERE topic = $1 AND status IN ('SCHEDULED', 'PENDING', 'PROCESSING')
+    ORDER BY id
+    FOR UPDATE
+), removed AS (
+    DELETE FROM mq.messages m USING doomed d
+    WHERE m.id = d.id AND m.status IN ('SCHEDULED', 'PENDING', 'PROCESSING')
+    RETURNING m.id, m.topic, m.trace_id, m.retry_count, m.status
+), catalog AS (
+    DELETE FROM mq.topics WHERE topic = $1
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'PURGED',
+           pg_catalog.jsonb_build_object('retry_count', retry_count, 'status', status,
+                                         'topic_dropped', true), $2
+    FROM removed
+)
+--}trace
+, counted AS (
+    INSERT INTO mq.metric_counts (topic, pending_out, delayed, processing, counted_at)
+    SELECT $1, count(*) FILTER (WHERE status = 'PENDING'),
+           -count(*) FILTER (WHERE status = 'SCHEDULED'),
+           -count(*) FILTER (WHERE status = 'PROCESSING'), $2
+    FROM removed HAVING count(*) > 0
+)
+SELECT count(*) FROM removed
