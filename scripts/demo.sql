@@ -2,7 +2,7 @@
 \pset footer off
 SET pg_mq.retry_base_delay = 0;   -- retry at once, so the demo need not wait
 SELECT mq_metrics_sample() AS topics_sampled \gset
--- (a metrics snapshot before anything happens: the baseline the rates in step 11 start from)
+-- (a metrics snapshot before anything happens: the baseline the rates in step 12 start from)
 
 \echo '\n-- 1. publish three messages; the second has a higher priority, the third is delayed'
 SELECT mq_publish('orders', '{"order": 1}') AS first,
@@ -83,11 +83,22 @@ SELECT id, status FROM mq.messages WHERE id = :quote;
 SELECT original_id, error_message FROM mq.dead_letters WHERE original_id = :quote;
 SELECT topic, paused, pending, delayed, processing, dead_letters FROM mq_topics();
 
-\echo '\n-- 11. metrics per topic (rates per second since the snapshot taken at the start)'
-SELECT topic, pending, delayed, processing, consumed_total, failed_total, dead_letter_total,
+\echo '\n-- 11. publish-subscribe: two consumer groups each receive the same order event'
+SELECT mq_subscribe('inventory', 'shop.orders.*') AS inventory_subscription,
+       mq_subscribe('loyalty', 'shop.#') AS loyalty_subscription;
+SELECT mq_publish('shop.orders.created', '{"order": 42, "items": 3}') AS order_event \gset
+SELECT consumer_group, topic, payload, mq_complete(id, lease) AS completed
+FROM mq_poll('shop.orders.created', consumer_group => 'inventory');
+SELECT consumer_group, topic, payload, mq_complete(id, lease) AS completed
+FROM mq_poll(NULL, consumer_group => 'loyalty');
+SELECT count(*) AS payloads_stored FROM mq.payloads WHERE id = :order_event;
+SELECT consumer_group, topic_pattern, pending, processing FROM mq_subscriptions();
+
+\echo '\n-- 12. metrics per topic (rates per second since the snapshot taken at the start)'
+SELECT topic, consumer_group, pending, delayed, processing, consumed_total, failed_total, dead_letter_total,
        round(consume_rate::numeric, 3) AS consume_rate, round(success_ratio::numeric, 2) AS success_ratio,
        expired_total, paused, oldest_pending_age
 FROM mq_metrics();
 
-\echo '\n-- 12. the same as Prometheus text (first lines)'
+\echo '\n-- 13. the same as Prometheus text (first lines)'
 SELECT line FROM regexp_split_to_table(mq_metrics_prometheus(), E'\n') AS line LIMIT 9;

@@ -176,7 +176,8 @@ ALTER EXTENSION pg_mq DROP TABLE mq.metric_counts;
 DROP TABLE mq.metric_counts;
 
 CREATE TABLE mq.metric_counts (
-    topic         text        NOT NULL,
+    topic          text        NOT NULL,
+    consumer_group text        NOT NULL DEFAULT '',
     pending_in    bigint      NOT NULL DEFAULT 0,
     pending_out   bigint      NOT NULL DEFAULT 0,
     delayed       bigint      NOT NULL DEFAULT 0,
@@ -186,10 +187,12 @@ CREATE TABLE mq.metric_counts (
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
+    delivered     bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL
 );
 
+-- A capped topic's publishers add its unfolded rows to its totals (mq.topic_depth).
 CREATE INDEX metric_counts_topic_idx ON mq.metric_counts (topic);
 
 COMMENT ON TABLE mq.metric_counts IS 'pg_mq changes of the gauges and counters not yet folded into mq.metric_totals';
@@ -200,9 +203,11 @@ COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messag
 COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
 COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
 COMMENT ON COLUMN mq.metric_counts.expired IS 'messages that expired';
+COMMENT ON COLUMN mq.metric_counts.delivered IS 'deliveries handed out by mq_poll';
 
 CREATE TABLE mq.metric_totals (
-    topic         text        PRIMARY KEY,
+    topic          text        NOT NULL,
+    consumer_group text        NOT NULL DEFAULT '',
     pending       bigint      NOT NULL DEFAULT 0,
     delayed       bigint      NOT NULL DEFAULT 0,
     processing    bigint      NOT NULL DEFAULT 0,
@@ -211,11 +216,14 @@ CREATE TABLE mq.metric_totals (
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
+    delivered     bigint      NOT NULL DEFAULT 0,
+    last_delivery_at timestamptz,
     oldest_due    timestamptz,
-    updated_at    timestamptz NOT NULL
+    updated_at    timestamptz NOT NULL,
+    PRIMARY KEY (topic, consumer_group)
 );
 
-COMMENT ON TABLE mq.metric_totals IS 'pg_mq gauges and counters per topic, as of the last fold';
+COMMENT ON TABLE mq.metric_totals IS 'pg_mq gauges and counters per topic and consumer group ('''': point-to-point), as of the last fold';
 COMMENT ON COLUMN mq.metric_totals.failed IS 'failed deliveries: mq_fail calls and expired locks';
 COMMENT ON COLUMN mq.metric_totals.oldest_due IS 'earliest due time of the PENDING messages';
 
@@ -235,39 +243,65 @@ WITH queue AS (
 )
 INSERT INTO mq.metric_totals AS t (topic, pending, delayed, processing, oldest_due, updated_at)
 SELECT topic, pending, delayed, processing, oldest_due, pg_catalog.now() FROM queue
-ON CONFLICT (topic) DO UPDATE
+ON CONFLICT (topic, consumer_group) DO UPDATE
 SET pending = excluded.pending, delayed = excluded.delayed, processing = excluded.processing,
     oldest_due = excluded.oldest_due;
 INSERT INTO mq.metric_totals AS t (topic, dead_letters, updated_at)
 SELECT topic, count(*), pg_catalog.now() FROM mq.dead_letters WHERE NOT replayed GROUP BY topic
-ON CONFLICT (topic) DO UPDATE SET dead_letters = excluded.dead_letters;
+ON CONFLICT (topic, consumer_group) DO UPDATE SET dead_letters = excluded.dead_letters;
 SELECT pg_catalog.pg_extension_config_dump('mq.metric_counts', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.metric_totals', '');
 
-CREATE FUNCTION mq.oldest_pending_due(for_topic text)
+CREATE FUNCTION mq.oldest_pending_due(for_topic text, for_group text)
 RETURNS timestamptz
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE levels(priority) AS (
-        (SELECT m.priority FROM mq.messages m
-         WHERE m.status = 'PENDING' AND m.topic = for_topic
-         ORDER BY m.priority DESC LIMIT 1)
-        UNION ALL
-        SELECT (SELECT m.priority FROM mq.messages m
-                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority < l.priority
-                ORDER BY m.priority DESC LIMIT 1)
+BEGIN
+    IF for_group = '' THEN
+        RETURN (
+            WITH RECURSIVE levels(priority) AS (
+                (SELECT m.priority FROM mq.messages m
+                 WHERE m.status = 'PENDING' AND m.consumer_group IS NULL AND m.topic = for_topic
+                 ORDER BY m.priority DESC LIMIT 1)
+                UNION ALL
+                SELECT (SELECT m.priority FROM mq.messages m
+                        WHERE m.status = 'PENDING' AND m.consumer_group IS NULL
+                          AND m.topic = for_topic AND m.priority < l.priority
+                        ORDER BY m.priority DESC LIMIT 1)
+                FROM levels l
+                WHERE l.priority IS NOT NULL
+            )
+            SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
+                        WHERE m.status = 'PENDING' AND m.consumer_group IS NULL
+                          AND m.topic = for_topic AND m.priority = l.priority
+                        ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
+            FROM levels l
+            WHERE l.priority IS NOT NULL);
+    END IF;
+    RETURN (
+        WITH RECURSIVE levels(priority) AS (
+            (SELECT m.priority FROM mq.messages m
+             WHERE m.status = 'PENDING' AND m.consumer_group = for_group AND m.topic = for_topic
+             ORDER BY m.priority DESC LIMIT 1)
+            UNION ALL
+            SELECT (SELECT m.priority FROM mq.messages m
+                    WHERE m.status = 'PENDING' AND m.consumer_group = for_group
+                      AND m.topic = for_topic AND m.priority < l.priority
+                    ORDER BY m.priority DESC LIMIT 1)
+            FROM levels l
+            WHERE l.priority IS NOT NULL
+        )
+        SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
+                    WHERE m.status = 'PENDING' AND m.consumer_group = for_group
+                      AND m.topic = for_topic AND m.priority = l.priority
+                    ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
         FROM levels l
-        WHERE l.priority IS NOT NULL
-    )
-    SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
-                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority = l.priority
-                ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
-    FROM levels l
-    WHERE l.priority IS NOT NULL
+        WHERE l.priority IS NOT NULL);
+END
 $$;
 
-COMMENT ON FUNCTION mq.oldest_pending_due(text) IS 'pg_mq: the earliest due time of a topic''s PENDING messages';
+COMMENT ON FUNCTION mq.oldest_pending_due(text, text) IS 'pg_mq: the earliest due time of the PENDING messages of a topic and consumer group ('''': point-to-point)';
 
 -- The current metrics gain the expired counter and the dead letters gauge: the view and the
 -- function over them are re-created with them.
@@ -277,6 +311,7 @@ DROP FUNCTION mq.current_metrics(timestamptz);
 CREATE FUNCTION mq.current_metrics(at_time timestamptz)
 RETURNS TABLE (
     topic              text,
+    consumer_group     text,
     pending            bigint,
     delayed            bigint,
     processing         bigint,
@@ -285,13 +320,15 @@ RETURNS TABLE (
     dead_letter_total  bigint,
     oldest_pending_age interval,
     expired_total      bigint,
-    dead_letters       bigint
+    dead_letters       bigint,
+    delivered_total    bigint,
+    last_delivery_at   timestamptz
 )
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH unfolded AS (
-        SELECT c.topic,
+        SELECT c.topic, c.consumer_group,
                sum(c.pending_in - c.pending_out)::bigint AS pending,
                sum(c.pending_out)::bigint AS pending_out,
                sum(c.delayed)::bigint AS delayed,
@@ -301,11 +338,14 @@ AS $$
                sum(c.dead_lettered)::bigint AS dead_lettered,
                sum(c.expired)::bigint AS expired,
                sum(c.dead_letters)::bigint AS dead_letters,
+               sum(c.delivered)::bigint AS delivered,
+               max(c.counted_at) FILTER (WHERE c.delivered > 0) AS last_delivery_at,
                min(c.oldest_due) AS oldest_due
         FROM mq.metric_counts c
-        GROUP BY c.topic
+        GROUP BY c.topic, c.consumer_group
     ), now_values AS (
         SELECT coalesce(t.topic, u.topic) AS topic,
+               coalesce(t.consumer_group, u.consumer_group) AS consumer_group,
                coalesce(t.pending, 0) + coalesce(u.pending, 0) AS pending,
                coalesce(t.delayed, 0) + coalesce(u.delayed, 0) AS delayed,
                coalesce(t.processing, 0) + coalesce(u.processing, 0) AS processing,
@@ -314,30 +354,35 @@ AS $$
                coalesce(t.dead_lettered, 0) + coalesce(u.dead_lettered, 0) AS dead_lettered,
                coalesce(t.expired, 0) + coalesce(u.expired, 0) AS expired,
                coalesce(t.dead_letters, 0) + coalesce(u.dead_letters, 0) AS dead_letters,
+               coalesce(t.delivered, 0) + coalesce(u.delivered, 0) AS delivered,
+               greatest(t.last_delivery_at, u.last_delivery_at) AS last_delivery_at,
                coalesce(u.pending_out, 0) > 0 AS left_since_fold,
                least(t.oldest_due, u.oldest_due) AS oldest_due
         FROM mq.metric_totals t
-        FULL JOIN unfolded u ON u.topic = t.topic
+        FULL JOIN unfolded u ON u.topic = t.topic AND u.consumer_group = t.consumer_group
     )
-    SELECT v.topic, v.pending, v.delayed, v.processing, v.consumed, v.failed, v.dead_lettered,
+    SELECT v.topic, v.consumer_group, v.pending, v.delayed, v.processing, v.consumed, v.failed,
+           v.dead_lettered,
            CASE WHEN v.pending > 0 THEN
-               greatest(at_time - CASE WHEN v.left_since_fold THEN mq.oldest_pending_due(v.topic)
+               greatest(at_time - CASE WHEN v.left_since_fold
+                                       THEN mq.oldest_pending_due(v.topic, v.consumer_group)
                                        ELSE v.oldest_due END,
                         interval '0')
            END,
-           v.expired, v.dead_letters
+           v.expired, v.dead_letters, v.delivered, v.last_delivery_at
     FROM now_values v
 $$;
 
-COMMENT ON FUNCTION mq.current_metrics(timestamptz) IS 'pg_mq: gauges and counters per topic at a moment (used by mq_metrics and the samples)';
+COMMENT ON FUNCTION mq.current_metrics(timestamptz) IS 'pg_mq: gauges and counters per topic and consumer group at a moment (used by mq_metrics and the samples)';
 
--- Queue depth per topic, now.
+-- Queue depth per topic (and consumer group: NULL for point-to-point messages), now.
 CREATE VIEW mq.queue_depth AS
-    SELECT topic, pending, delayed, processing, oldest_pending_age
+    SELECT topic, NULLIF(consumer_group, '') AS consumer_group, pending, delayed, processing,
+           oldest_pending_age
     FROM mq.current_metrics(clock_timestamp())
     WHERE pending + delayed + processing > 0;
 
-COMMENT ON VIEW mq.queue_depth IS 'pg_mq: messages waiting (pending: due; delayed: not yet due) and in flight, per topic';
+COMMENT ON VIEW mq.queue_depth IS 'pg_mq: messages waiting (pending: due; delayed: not yet due) and in flight, per topic and consumer group';
 
 -- Queue depth of one topic, or of every topic with messages waiting or in flight.
 CREATE FUNCTION mq_depth(topic text DEFAULT NULL)
@@ -346,7 +391,8 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT d.* FROM mq.queue_depth d WHERE $1 IS NULL OR d.topic = $1 ORDER BY d.topic
+    SELECT d.* FROM mq.queue_depth d WHERE $1 IS NULL OR d.topic = $1
+    ORDER BY d.topic, d.consumer_group NULLS FIRST
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -450,6 +496,7 @@ CREATE FUNCTION "mq_metrics"(
 	"window" interval DEFAULT '5 minutes'
 ) RETURNS TABLE (
 	"topic" TEXT,
+	"consumer_group" TEXT,
 	"pending" bigint,
 	"delayed" bigint,
 	"processing" bigint,
@@ -517,7 +564,8 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'mq_drop_topic_wrapper';
 
 CREATE FUNCTION "mq_pause"(
-	"topic" TEXT
+	"topic" TEXT,
+	"consumer_group" TEXT DEFAULT NULL
 ) RETURNS bool
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
@@ -525,7 +573,8 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'mq_pause_wrapper';
 
 CREATE FUNCTION "mq_resume"(
-	"topic" TEXT
+	"topic" TEXT,
+	"consumer_group" TEXT DEFAULT NULL
 ) RETURNS bool
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
@@ -561,6 +610,158 @@ SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mq_topic_config_wrapper';
+
+-- ---------------------------------------------------------------------------------------------
+-- Publish–subscribe: consumer groups, each with a delivery of its own of every message of the
+-- topics it subscribes to; the payload stored once.
+
+ALTER TABLE mq.messages ALTER COLUMN payload DROP NOT NULL;
+ALTER TABLE mq.messages ADD COLUMN consumer_group text;
+ALTER TABLE mq.messages ADD COLUMN payload_id bigint;
+ALTER TABLE mq.messages ADD CONSTRAINT messages_payload_check
+    CHECK (payload IS NOT NULL OR payload_id IS NOT NULL);
+COMMENT ON COLUMN mq.messages.consumer_group IS 'the consumer group this delivery is for; NULL: a point-to-point message';
+COMMENT ON COLUMN mq.messages.payload_id IS 'the mq.payloads row holding payload and headers (deliveries to groups); NULL: in this row';
+DROP INDEX mq.messages_deliverable_idx;
+CREATE INDEX messages_deliverable_idx
+    ON mq.messages (topic, priority DESC, (coalesce(next_retry_at, execute_at)), id)
+    WHERE status = 'PENDING' AND consumer_group IS NULL;
+CREATE INDEX messages_group_deliverable_idx
+    ON mq.messages (consumer_group, topic, priority DESC, (coalesce(next_retry_at, execute_at)), id)
+    WHERE status = 'PENDING' AND consumer_group IS NOT NULL;
+CREATE INDEX messages_payload_idx ON mq.messages (payload_id) WHERE payload_id IS NOT NULL;
+
+ALTER TABLE mq.dead_letters ADD COLUMN consumer_group text;
+COMMENT ON COLUMN mq.dead_letters.consumer_group IS 'the consumer group whose delivery this was (NULL: point-to-point); a replay goes to it only';
+
+CREATE TABLE mq.payloads (
+    id         bigint      PRIMARY KEY,
+    topic      text        NOT NULL,
+    payload    jsonb       NOT NULL,
+    headers    jsonb,
+    created_at timestamptz NOT NULL
+);
+
+COMMENT ON TABLE mq.payloads IS 'pg_mq payloads of messages delivered to consumer groups, stored once per message';
+
+SELECT pg_catalog.pg_extension_config_dump('mq.payloads', '');
+
+ALTER TABLE mq.metric_samples ADD COLUMN consumer_group text NOT NULL DEFAULT '';
+ALTER TABLE mq.metric_samples DROP CONSTRAINT metric_samples_pkey;
+ALTER TABLE mq.metric_samples ADD PRIMARY KEY (sampled_at, topic, consumer_group);
+
+-- Publish–subscribe: each consumer group subscribes to topic patterns ('orders.*',
+-- 'audit.#'); a message published to a topic goes to every group with a matching pattern, as
+-- a delivery of its own (see mq.messages). Publishers hold this table in ROW EXCLUSIVE mode
+-- until they commit, and mq_subscribe takes it in SHARE mode: so a subscription sees every
+-- message committed after it, and a publisher routes by the subscriptions committed before.
+CREATE TABLE mq.subscriptions (
+    id             bigint      GENERATED BY DEFAULT AS IDENTITY (SEQUENCE NAME mq.subscriptions_id_seq) PRIMARY KEY,
+    consumer_group text        NOT NULL,
+    topic_pattern  text        NOT NULL,
+    start_at       timestamptz,
+    created_at     timestamptz NOT NULL,
+    CONSTRAINT subscriptions_group_pattern_key UNIQUE (consumer_group, topic_pattern)
+);
+
+COMMENT ON TABLE mq.subscriptions IS 'pg_mq subscriptions of consumer groups to topic patterns; write through mq_subscribe / mq_unsubscribe';
+COMMENT ON COLUMN mq.subscriptions.start_at IS 'messages published since then that were still held at subscription time were delivered to the group too';
+
+CREATE TRIGGER subscriptions_changed
+    AFTER INSERT OR UPDATE OR DELETE ON mq.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION mq.catalog_changed();
+
+CREATE TRIGGER subscriptions_truncated
+    AFTER TRUNCATE ON mq.subscriptions
+    FOR EACH STATEMENT EXECUTE FUNCTION mq.catalog_changed();
+
+-- Consumer groups paused by mq_pause(topic, consumer_group): for one topic, or for every
+-- topic of the group (topic '').
+CREATE TABLE mq.group_pauses (
+    consumer_group text        NOT NULL,
+    topic          text        NOT NULL DEFAULT '',
+    paused_at      timestamptz NOT NULL,
+    PRIMARY KEY (consumer_group, topic)
+);
+
+COMMENT ON TABLE mq.group_pauses IS 'pg_mq consumer groups paused for a topic, or for all their topics (topic '''')';
+
+CREATE TRIGGER group_pauses_changed
+    AFTER INSERT OR UPDATE OR DELETE ON mq.group_pauses
+    FOR EACH ROW EXECUTE FUNCTION mq.catalog_changed();
+
+CREATE TRIGGER group_pauses_truncated
+    AFTER TRUNCATE ON mq.group_pauses
+    FOR EACH STATEMENT EXECUTE FUNCTION mq.catalog_changed();
+
+SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.group_pauses', '');
+
+DROP FUNCTION mq_poll(text, integer, interval, text, interval);
+CREATE FUNCTION "mq_poll"(
+	"topic" TEXT,
+	"batch_size" INT DEFAULT 10,
+	"lock_timeout" interval DEFAULT NULL,
+	"consumer_id" TEXT DEFAULT NULL,
+	"wait" interval DEFAULT '0',
+	"consumer_group" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"id" bigint,
+	"topic" TEXT,
+	"payload" jsonb,
+	"headers" jsonb,
+	"priority" INT,
+	"retry_count" INT,
+	"max_retries" INT,
+	"trace_id" uuid,
+	"published_at" timestamp with time zone,
+	"lease" uuid,
+	"consumer_group" TEXT
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_poll_wrapper';
+
+CREATE FUNCTION "mq_subscribe"(
+	"consumer_group" TEXT,
+	"topic_pattern" TEXT,
+	"start_at" timestamp with time zone DEFAULT NULL
+) RETURNS bigint
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_subscribe_wrapper';
+
+CREATE FUNCTION "mq_unsubscribe"(
+	"consumer_group" TEXT,
+	"topic_pattern" TEXT DEFAULT NULL
+) RETURNS bigint
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_unsubscribe_wrapper';
+
+CREATE FUNCTION "mq_subscriptions"(
+	"consumer_group" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"consumer_group" TEXT,
+	"topic_pattern" TEXT,
+	"subscription_id" bigint,
+	"created_at" timestamp with time zone,
+	"paused" bool,
+	"pending" bigint,
+	"delayed" bigint,
+	"processing" bigint,
+	"dead_letters" bigint,
+	"oldest_pending_age" interval,
+	"last_poll_at" timestamp with time zone
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_subscriptions_wrapper';
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no

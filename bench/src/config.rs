@@ -25,6 +25,9 @@ pub struct Config {
     /// query after an unmeasured warm-up call. `--scale` adds (10,000,000, 10,000).
     pub monitoring: Vec<(i64, i64)>,
     pub monitoring_calls: usize,
+    /// (i): messages published to each fan-out topic, and the numbers of groups tried.
+    pub fanout_messages: i64,
+    pub fanout_groups: Vec<usize>,
     /// Connections of (a), (b), (c), (f); (d) uses half as producers, half as consumers.
     pub connections: usize,
     /// Offered load of the paced steady state, messages per second.
@@ -50,6 +53,8 @@ impl Config {
             scheduled: 1_000_000,
             monitoring: vec![(1_000_000, 10_000)],
             monitoring_calls: 7,
+            fanout_messages: 10_000,
+            fanout_groups: vec![1, 5, 20],
             connections: 8,
             offered_rate: 1_000,
             rounds: 2,
@@ -70,6 +75,8 @@ impl Config {
             scheduled: 100_000,
             monitoring: vec![(100_000, 1_000)],
             monitoring_calls: 7,
+            fanout_messages: 1_000,
+            fanout_groups: vec![1, 5, 20],
             connections: 8,
             offered_rate: 1_000,
             rounds: 2,

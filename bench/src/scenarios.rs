@@ -25,10 +25,11 @@ pub enum Scenario {
     HeldSnapshot,
     ScheduledPoll,
     Monitoring,
+    Fanout,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::PublishOne,
         Scenario::PublishBatch,
         Scenario::ConsumeBacklog,
@@ -38,6 +39,7 @@ impl Scenario {
         Scenario::HeldSnapshot,
         Scenario::ScheduledPoll,
         Scenario::Monitoring,
+        Scenario::Fanout,
     ];
 
     /// The letter of the list (d' is the paced steady state).
@@ -52,6 +54,7 @@ impl Scenario {
             Scenario::HeldSnapshot => "f",
             Scenario::ScheduledPoll => "g",
             Scenario::Monitoring => "h",
+            Scenario::Fanout => "i",
         }
     }
 
@@ -79,6 +82,13 @@ pub fn run(
         // Many topics of its own, created and removed by the scenario.
         return monitoring(system, cluster, cfg, &queue);
     }
+    if scenario == Scenario::Fanout {
+        return cfg
+            .fanout_groups
+            .iter()
+            .flat_map(|groups| fanout(system, cluster, cfg, &format!("{queue}_{groups}"), *groups))
+            .collect();
+    }
     let mut admin = cluster.connect();
     let shards = match scenario {
         Scenario::SteadyState | Scenario::SteadyPaced => cfg.connections / 2,
@@ -97,7 +107,7 @@ pub fn run(
         Scenario::ClaimLatency => claim_latency(system, cluster, cfg, &queue),
         Scenario::HeldSnapshot => vec![consume_backlog(system, cluster, cfg, &queue, shards, true)],
         Scenario::ScheduledPoll => scheduled_poll(system, cluster, cfg, &queue),
-        Scenario::Monitoring => unreachable!("returned above"),
+        Scenario::Monitoring | Scenario::Fanout => unreachable!("returned above"),
     };
     system.drop(&mut admin, &queue, shards);
     rows
@@ -550,6 +560,108 @@ fn scheduled_poll(
         note,
     })
     .collect()
+}
+
+/// (i): a topic delivered to `groups` groups. `cfg.fanout_messages` messages are published
+/// in batches of 50 by half the connections (timed: messages per second), then every group's
+/// deliveries are consumed to the end by all the connections, each taking groups in turn
+/// (timed: deliveries per second). The note gives the disk the system's tables grew by per
+/// message published.
+fn fanout(
+    system: &dyn System,
+    cluster: &Cluster,
+    cfg: &Config,
+    topic: &str,
+    groups: usize,
+) -> Vec<Measurement> {
+    const BATCH: i64 = 50;
+    let mut admin = cluster.connect();
+    system.fanout_create(&mut admin, topic, groups);
+    settle(&mut admin);
+    let storage_before = system.fanout_storage(&mut admin, topic, groups);
+    let publishers = (cfg.connections / 2).max(1);
+    let per_publisher = cfg.fanout_messages / publishers as i64;
+    let (w0, t0) = (wal_position(&mut admin), Instant::now());
+    let handles: Vec<_> = (0..publishers)
+        .map(|p| {
+            let mut session = system.fanout_session(cluster.connect(), topic, groups);
+            thread::spawn(move || {
+                let mut n = 0;
+                while n < per_publisher {
+                    let now = payload::now_micros();
+                    let size = BATCH.min(per_publisher - n);
+                    let payloads: Vec<_> = (0..size)
+                        .map(|i| payload::make(p as i64 * per_publisher + n + i, now))
+                        .collect();
+                    session.publish_batch(&payloads);
+                    n += size;
+                }
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .for_each(|h| h.join().expect("publisher"));
+    let (w1, t1) = (wal_position(&mut admin), Instant::now());
+    let published = per_publisher * publishers as i64;
+    let storage = system.fanout_storage(&mut admin, topic, groups) - storage_before;
+
+    let consumers = cfg.connections;
+    let t2 = Instant::now();
+    let consumed: usize = (0..consumers)
+        .map(|c| {
+            let mut session = system.fanout_session(cluster.connect(), topic, groups);
+            thread::spawn(move || {
+                // More groups than consumers: each takes every consumers-th group; fewer: each
+                // group gets several consumers.
+                let mine: Vec<usize> = if groups >= consumers {
+                    (0..groups).filter(|g| g % consumers == c).collect()
+                } else {
+                    vec![c % groups]
+                };
+                let mut total = 0;
+                let mut empty = vec![false; mine.len()];
+                while empty.iter().any(|e| !e) {
+                    for (i, g) in mine.iter().enumerate() {
+                        let n = session.consume(*g, 50);
+                        empty[i] = n == 0;
+                        total += n;
+                    }
+                }
+                total
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().expect("consumer"))
+        .sum();
+    let t3 = Instant::now();
+    system.fanout_drop(&mut admin, topic, groups);
+    let note = format!(
+        "{} messages; {} KB of tables a message",
+        published,
+        storage / published.max(1) / 1024
+    );
+    vec![
+        Measurement {
+            scenario: format!("i: fan-out to {groups} groups: publish (batches of {BATCH})"),
+            system: system.name(),
+            messages: published as f64,
+            seconds: (t1 - t0).as_secs_f64(),
+            latencies: Vec::new(),
+            wal_bytes: w1 - w0,
+            note,
+        },
+        Measurement {
+            scenario: format!("i: fan-out to {groups} groups: consume every delivery"),
+            system: system.name(),
+            messages: consumed as f64,
+            seconds: (t3 - t2).as_secs_f64(),
+            latencies: Vec::new(),
+            wal_bytes: 0,
+            note: format!("{} deliveries", published * groups as i64),
+        },
+    ]
 }
 
 /// 1234567 as "1,234,567".

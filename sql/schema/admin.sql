@@ -112,13 +112,14 @@ BEGIN
 END
 $$;
 
--- Queue depth per topic, now.
+-- Queue depth per topic (and consumer group: NULL for point-to-point messages), now.
 CREATE VIEW mq.queue_depth AS
-    SELECT topic, pending, delayed, processing, oldest_pending_age
+    SELECT topic, NULLIF(consumer_group, '') AS consumer_group, pending, delayed, processing,
+           oldest_pending_age
     FROM mq.current_metrics(clock_timestamp())
     WHERE pending + delayed + processing > 0;
 
-COMMENT ON VIEW mq.queue_depth IS 'pg_mq: messages waiting (pending: due; delayed: not yet due) and in flight, per topic';
+COMMENT ON VIEW mq.queue_depth IS 'pg_mq: messages waiting (pending: due; delayed: not yet due) and in flight, per topic and consumer group';
 
 -- Queue depth of one topic, or of every topic with messages waiting or in flight.
 CREATE FUNCTION mq_depth(topic text DEFAULT NULL)
@@ -127,5 +128,6 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT d.* FROM mq.queue_depth d WHERE $1 IS NULL OR d.topic = $1 ORDER BY d.topic
+    SELECT d.* FROM mq.queue_depth d WHERE $1 IS NULL OR d.topic = $1
+    ORDER BY d.topic, d.consumer_group NULLS FIRST
 $$;

@@ -1,17 +1,19 @@
 -- pg_mq metrics: the queue's gauges and counters, kept as messages move, and samples for
 -- rates and dashboards.
 --
--- Every statement that changes messages appends one row per topic to mq.metric_counts with
+-- Every statement that changes messages appends one row per topic (and consumer group: ''
+-- for point-to-point messages) to mq.metric_counts with
 -- what it changed: messages that became or stopped being PENDING, SCHEDULED, in flight or
 -- dead-lettered, completions and failures. An insert never waits for another session, so
 -- counting serializes nobody, and it commits or rolls back with the change it counts. The
--- background worker folds those rows into mq.metric_totals, one row per topic, every
+-- background worker folds those rows into mq.metric_totals, one row per topic and group, every
 -- pg_mq.fold_interval. A value is its total plus the rows not folded yet: reading the metrics
 -- costs one row per topic (plus the unfolded rows), however many messages wait. Retention and
 -- mq_cleanup never touch these tables, so deleting finished messages does not lower a counter.
 
 CREATE TABLE mq.metric_counts (
-    topic         text        NOT NULL,
+    topic          text        NOT NULL,
+    consumer_group text        NOT NULL DEFAULT '',
     pending_in    bigint      NOT NULL DEFAULT 0,
     pending_out   bigint      NOT NULL DEFAULT 0,
     delayed       bigint      NOT NULL DEFAULT 0,
@@ -21,6 +23,7 @@ CREATE TABLE mq.metric_counts (
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
+    delivered     bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL
 );
@@ -36,9 +39,11 @@ COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messag
 COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
 COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
 COMMENT ON COLUMN mq.metric_counts.expired IS 'messages that expired';
+COMMENT ON COLUMN mq.metric_counts.delivered IS 'deliveries handed out by mq_poll';
 
 CREATE TABLE mq.metric_totals (
-    topic         text        PRIMARY KEY,
+    topic          text        NOT NULL,
+    consumer_group text        NOT NULL DEFAULT '',
     pending       bigint      NOT NULL DEFAULT 0,
     delayed       bigint      NOT NULL DEFAULT 0,
     processing    bigint      NOT NULL DEFAULT 0,
@@ -47,40 +52,70 @@ CREATE TABLE mq.metric_totals (
     failed        bigint      NOT NULL DEFAULT 0,
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
+    delivered     bigint      NOT NULL DEFAULT 0,
+    last_delivery_at timestamptz,
     oldest_due    timestamptz,
-    updated_at    timestamptz NOT NULL
+    updated_at    timestamptz NOT NULL,
+    PRIMARY KEY (topic, consumer_group)
 );
 
-COMMENT ON TABLE mq.metric_totals IS 'pg_mq gauges and counters per topic, as of the last fold';
+COMMENT ON TABLE mq.metric_totals IS 'pg_mq gauges and counters per topic and consumer group ('''': point-to-point), as of the last fold';
 COMMENT ON COLUMN mq.metric_totals.failed IS 'failed deliveries: mq_fail calls and expired locks';
 COMMENT ON COLUMN mq.metric_totals.oldest_due IS 'earliest due time of the PENDING messages';
 
--- The earliest due time of a topic's PENDING messages, exactly: one look into the claim index
--- per priority the topic's PENDING messages have (the index orders by priority first).
-CREATE FUNCTION mq.oldest_pending_due(for_topic text)
+-- The earliest due time of a topic's (or a group's deliveries of a topic) PENDING messages,
+-- exactly: one look into the claim index per priority they have (the index orders by
+-- priority first).
+CREATE FUNCTION mq.oldest_pending_due(for_topic text, for_group text)
 RETURNS timestamptz
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE levels(priority) AS (
-        (SELECT m.priority FROM mq.messages m
-         WHERE m.status = 'PENDING' AND m.topic = for_topic
-         ORDER BY m.priority DESC LIMIT 1)
-        UNION ALL
-        SELECT (SELECT m.priority FROM mq.messages m
-                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority < l.priority
-                ORDER BY m.priority DESC LIMIT 1)
+BEGIN
+    IF for_group = '' THEN
+        RETURN (
+            WITH RECURSIVE levels(priority) AS (
+                (SELECT m.priority FROM mq.messages m
+                 WHERE m.status = 'PENDING' AND m.consumer_group IS NULL AND m.topic = for_topic
+                 ORDER BY m.priority DESC LIMIT 1)
+                UNION ALL
+                SELECT (SELECT m.priority FROM mq.messages m
+                        WHERE m.status = 'PENDING' AND m.consumer_group IS NULL
+                          AND m.topic = for_topic AND m.priority < l.priority
+                        ORDER BY m.priority DESC LIMIT 1)
+                FROM levels l
+                WHERE l.priority IS NOT NULL
+            )
+            SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
+                        WHERE m.status = 'PENDING' AND m.consumer_group IS NULL
+                          AND m.topic = for_topic AND m.priority = l.priority
+                        ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
+            FROM levels l
+            WHERE l.priority IS NOT NULL);
+    END IF;
+    RETURN (
+        WITH RECURSIVE levels(priority) AS (
+            (SELECT m.priority FROM mq.messages m
+             WHERE m.status = 'PENDING' AND m.consumer_group = for_group AND m.topic = for_topic
+             ORDER BY m.priority DESC LIMIT 1)
+            UNION ALL
+            SELECT (SELECT m.priority FROM mq.messages m
+                    WHERE m.status = 'PENDING' AND m.consumer_group = for_group
+                      AND m.topic = for_topic AND m.priority < l.priority
+                    ORDER BY m.priority DESC LIMIT 1)
+            FROM levels l
+            WHERE l.priority IS NOT NULL
+        )
+        SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
+                    WHERE m.status = 'PENDING' AND m.consumer_group = for_group
+                      AND m.topic = for_topic AND m.priority = l.priority
+                    ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
         FROM levels l
-        WHERE l.priority IS NOT NULL
-    )
-    SELECT min((SELECT coalesce(m.next_retry_at, m.execute_at) FROM mq.messages m
-                WHERE m.status = 'PENDING' AND m.topic = for_topic AND m.priority = l.priority
-                ORDER BY coalesce(m.next_retry_at, m.execute_at), m.id LIMIT 1))
-    FROM levels l
-    WHERE l.priority IS NOT NULL
+        WHERE l.priority IS NOT NULL);
+END
 $$;
 
-COMMENT ON FUNCTION mq.oldest_pending_due(text) IS 'pg_mq: the earliest due time of a topic''s PENDING messages';
+COMMENT ON FUNCTION mq.oldest_pending_due(text, text) IS 'pg_mq: the earliest due time of the PENDING messages of a topic and consumer group ('''': point-to-point)';
 
 -- Metrics samples, written by the background worker every pg_mq.metrics_sample_interval (or by
 -- mq_metrics_sample()). A snapshot is one moment; it has a row in mq.metric_samples for every
@@ -103,18 +138,21 @@ CREATE TABLE mq.metric_samples (
     dead_letter_total  bigint      NOT NULL,
     oldest_pending_age interval,
     expired_total      bigint      NOT NULL DEFAULT 0,
-    PRIMARY KEY (sampled_at, topic)
+    consumer_group     text        NOT NULL DEFAULT '',
+    PRIMARY KEY (sampled_at, topic, consumer_group)
 );
 
 COMMENT ON TABLE mq.metric_samples IS 'pg_mq metrics per topic per snapshot: the source of rates and of mq_dashboard time series';
 
--- Each topic's gauges and counters at a moment: its totals plus the changes not folded yet.
--- The oldest pending message is the one the totals remember, or an earlier one that became
--- PENDING since; only a topic whose PENDING messages were claimed or removed since the last
--- fold is looked up in the claim index.
+-- Each topic's (and group's) gauges and counters at a moment: its totals plus the changes
+-- not folded yet. The oldest pending message is the one the totals remember, or an earlier
+-- one that became PENDING since; only a topic whose PENDING messages were claimed or removed
+-- since the last fold is looked up in the claim index. consumer_group is '' for
+-- point-to-point messages.
 CREATE FUNCTION mq.current_metrics(at_time timestamptz)
 RETURNS TABLE (
     topic              text,
+    consumer_group     text,
     pending            bigint,
     delayed            bigint,
     processing         bigint,
@@ -123,13 +161,15 @@ RETURNS TABLE (
     dead_letter_total  bigint,
     oldest_pending_age interval,
     expired_total      bigint,
-    dead_letters       bigint
+    dead_letters       bigint,
+    delivered_total    bigint,
+    last_delivery_at   timestamptz
 )
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH unfolded AS (
-        SELECT c.topic,
+        SELECT c.topic, c.consumer_group,
                sum(c.pending_in - c.pending_out)::bigint AS pending,
                sum(c.pending_out)::bigint AS pending_out,
                sum(c.delayed)::bigint AS delayed,
@@ -139,11 +179,14 @@ AS $$
                sum(c.dead_lettered)::bigint AS dead_lettered,
                sum(c.expired)::bigint AS expired,
                sum(c.dead_letters)::bigint AS dead_letters,
+               sum(c.delivered)::bigint AS delivered,
+               max(c.counted_at) FILTER (WHERE c.delivered > 0) AS last_delivery_at,
                min(c.oldest_due) AS oldest_due
         FROM mq.metric_counts c
-        GROUP BY c.topic
+        GROUP BY c.topic, c.consumer_group
     ), now_values AS (
         SELECT coalesce(t.topic, u.topic) AS topic,
+               coalesce(t.consumer_group, u.consumer_group) AS consumer_group,
                coalesce(t.pending, 0) + coalesce(u.pending, 0) AS pending,
                coalesce(t.delayed, 0) + coalesce(u.delayed, 0) AS delayed,
                coalesce(t.processing, 0) + coalesce(u.processing, 0) AS processing,
@@ -152,22 +195,26 @@ AS $$
                coalesce(t.dead_lettered, 0) + coalesce(u.dead_lettered, 0) AS dead_lettered,
                coalesce(t.expired, 0) + coalesce(u.expired, 0) AS expired,
                coalesce(t.dead_letters, 0) + coalesce(u.dead_letters, 0) AS dead_letters,
+               coalesce(t.delivered, 0) + coalesce(u.delivered, 0) AS delivered,
+               greatest(t.last_delivery_at, u.last_delivery_at) AS last_delivery_at,
                coalesce(u.pending_out, 0) > 0 AS left_since_fold,
                least(t.oldest_due, u.oldest_due) AS oldest_due
         FROM mq.metric_totals t
-        FULL JOIN unfolded u ON u.topic = t.topic
+        FULL JOIN unfolded u ON u.topic = t.topic AND u.consumer_group = t.consumer_group
     )
-    SELECT v.topic, v.pending, v.delayed, v.processing, v.consumed, v.failed, v.dead_lettered,
+    SELECT v.topic, v.consumer_group, v.pending, v.delayed, v.processing, v.consumed, v.failed,
+           v.dead_lettered,
            CASE WHEN v.pending > 0 THEN
-               greatest(at_time - CASE WHEN v.left_since_fold THEN mq.oldest_pending_due(v.topic)
+               greatest(at_time - CASE WHEN v.left_since_fold
+                                       THEN mq.oldest_pending_due(v.topic, v.consumer_group)
                                        ELSE v.oldest_due END,
                         interval '0')
            END,
-           v.expired, v.dead_letters
+           v.expired, v.dead_letters, v.delivered, v.last_delivery_at
     FROM now_values v
 $$;
 
-COMMENT ON FUNCTION mq.current_metrics(timestamptz) IS 'pg_mq: gauges and counters per topic at a moment (used by mq_metrics and the samples)';
+COMMENT ON FUNCTION mq.current_metrics(timestamptz) IS 'pg_mq: gauges and counters per topic and consumer group at a moment (used by mq_metrics and the samples)';
 
 -- Counters and samples survive pg_dump / pg_restore with the queue (see sql/schema.sql).
 SELECT pg_catalog.pg_extension_config_dump('mq.metric_counts', '');

@@ -9,5 +9,6 @@ pub mod privileges;
 mod publish;
 mod replay;
 mod settle;
+mod subscriptions;
 mod topics;
 mod trace;

@@ -12,7 +12,7 @@ use mq_core::error::MqError;
 use mq_core::metrics::{self, Baseline, Rates, TopicSnapshot};
 use mq_core::{dashboard, prometheus, validation};
 
-use crate::engine::{sampling, topics};
+use crate::engine::{routing, sampling, topics};
 use crate::pg::clock;
 use crate::pg::raise::OrRaise;
 use crate::pg::spi::Rows;
@@ -25,6 +25,7 @@ fn snapshots(rows: Rows<'_>) -> Vec<TopicSnapshot> {
             let sampled_at: TimestampWithTimeZone = row.value("sampled_at");
             TopicSnapshot {
                 topic: row.value("topic"),
+                group: row.get("consumer_group"),
                 at_micros: clock::unix_micros(sampled_at),
                 pending: row.value("pending"),
                 delayed: row.value("delayed"),
@@ -49,19 +50,23 @@ pub fn current(
 ) -> Vec<TopicSnapshot> {
     let mut rows = snapshots(Statement::CurrentMetrics.run(client, &[now.into(), topic.into()]));
     for row in &mut rows {
-        row.paused = topics::is_paused(&row.topic);
+        row.paused = topics::is_paused(&row.topic)
+            || row
+                .group
+                .as_deref()
+                .is_some_and(|g| routing::group_paused(g, &row.topic));
     }
     rows
 }
 
-/// The samples of the snapshot taken at `at`, by topic.
+/// The samples of the snapshot taken at `at`, by topic and group.
 fn samples_at(
     client: &mut SpiClient<'_>,
     at: TimestampWithTimeZone,
 ) -> HashMap<String, TopicSnapshot> {
     snapshots(Statement::SamplesBetween.run(client, &[at.into(), at.into()]))
         .into_iter()
-        .map(|s| (s.topic.clone(), s))
+        .map(|s| (s.series_key(), s))
         .collect()
 }
 
@@ -86,7 +91,7 @@ fn current_with_rates(
         .map(|t| {
             let baseline = baseline_at.map(|at| {
                 baseline_rows
-                    .get(&t.topic)
+                    .get(&t.series_key())
                     .map(TopicSnapshot::baseline)
                     .unwrap_or_else(|| Baseline::zero(clock::unix_micros(at)))
             });
@@ -108,7 +113,8 @@ fn micros(interval: Interval) -> i64 {
     i64::try_from(clock::parts(interval).comparable_micros()).unwrap_or(i64::MAX)
 }
 
-/// One row per topic: the queue's gauges, the counters (which never go down), rates per
+/// One row per topic (and per consumer group receiving it: point-to-point messages have
+/// consumer_group NULL): the queue's gauges, the counters (which never go down), rates per
 /// second over `window` (measured from the metrics samples), and whether it is paused.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
@@ -119,6 +125,7 @@ fn mq_metrics(
     'static,
     (
         name!(topic, String),
+        name!(consumer_group, Option<String>),
         name!(pending, i64),
         name!(delayed, i64),
         name!(processing, i64),
@@ -140,6 +147,7 @@ fn mq_metrics(
     TableIterator::new(rows.into_iter().map(|(t, r)| {
         (
             t.topic,
+            t.group,
             t.pending,
             t.delayed,
             t.processing,

@@ -1,20 +1,23 @@
-//! `mq_poll`: claim a batch of due messages of a topic.
+//! `mq_poll`: claim a batch of due messages of a topic, point-to-point or as a consumer
+//! group's deliveries.
 
-use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use mq_core::capabilities::Capability;
-use mq_core::validation;
+use mq_core::capabilities::{Capability, TopicAccess};
+use mq_core::error::MqError;
+use mq_core::{routing as routing_rules, validation};
 
 use crate::api::privileges;
-use crate::engine::{promotion, recovery, topics};
+use crate::engine::{promotion, recovery, routing, topics};
 use crate::pg::jsonb::RawJsonb;
-use crate::pg::raise::OrRaise;
+use crate::pg::raise::{raise, OrRaise};
 use crate::pg::statements::Statement;
-use crate::pg::{clock, session, wakeup, workers};
+use crate::pg::{catalog, clock, session, wakeup, workers};
 
 /// A claimed message, as mq_poll returns it.
 struct Polled {
@@ -28,26 +31,27 @@ struct Polled {
     trace_id: Uuid,
     published_at: TimestampWithTimeZone,
     lease: Uuid,
+    consumer_group: Option<String>,
     /// When it became due, for ordering (microseconds since the Unix epoch).
     due_micros: i64,
 }
 
+type PolledRow = (
+    i64,
+    String,
+    RawJsonb<'static>,
+    Option<RawJsonb<'static>>,
+    i32,
+    i32,
+    i32,
+    Uuid,
+    TimestampWithTimeZone,
+    Uuid,
+    Option<String>,
+);
+
 impl Polled {
-    #[allow(clippy::type_complexity)]
-    fn into_row(
-        self,
-    ) -> (
-        i64,
-        String,
-        RawJsonb<'static>,
-        Option<RawJsonb<'static>>,
-        i32,
-        i32,
-        i32,
-        Uuid,
-        TimestampWithTimeZone,
-        Uuid,
-    ) {
+    fn into_row(self) -> PolledRow {
         (
             self.id,
             self.topic,
@@ -59,6 +63,7 @@ impl Polled {
             self.trace_id,
             self.published_at,
             self.lease,
+            self.consumer_group,
         )
     }
 }
@@ -67,14 +72,35 @@ impl Polled {
 /// retries) rather than being committed.
 const LONGEST_NAP: Duration = Duration::from_millis(500);
 
+/// What a poll claims from.
+enum Source<'a> {
+    /// A topic's point-to-point messages.
+    Topic(&'a str),
+    /// A consumer group's deliveries of one topic.
+    GroupTopic(&'a str, &'a str),
+    /// A consumer group's deliveries of any of its topics (those it may poll).
+    Group(&'a str, TopicAccess),
+}
+
+impl Source<'_> {
+    fn wakeup_key(&self) -> String {
+        match self {
+            Source::Topic(topic) => (*topic).to_owned(),
+            Source::GroupTopic(group, topic) => wakeup::group_key(group, Some(topic)),
+            Source::Group(group, _) => wakeup::group_key(group, None),
+        }
+    }
+}
+
 /// Claims up to `batch_size` due messages of `topic` (highest priority first, then earliest
 /// due, then lowest id), marks them PROCESSING for `lock_timeout` (else the topic's, else
-/// `pg_mq.lock_timeout`) and returns them, each with a fresh lease. Pollers never block each
-/// other and never receive a message whose lock is live, nor one whose expiry has passed.
-/// A paused topic returns nothing. With `wait` > 0 and nothing due, it waits up to `wait` for
-/// a message to be committed (or the topic resumed), looking at least every 500 ms whether its
-/// client is still connected (a poll whose client went away ends its backend and claims
-/// nothing).
+/// `pg_mq.lock_timeout`) and returns them, each with a fresh lease. With `consumer_group`,
+/// claims that group's deliveries instead (of `topic`, or with topic NULL of any topic the
+/// group subscribes to, taken in turn). Pollers never block each other and never receive a
+/// message whose lock is live, nor one whose expiry has passed. A paused topic (or group)
+/// returns nothing. With `wait` > 0 and nothing due, it waits up to `wait` for a message to
+/// be committed (or the topic resumed), looking at least every 500 ms whether its client is
+/// still connected (a poll whose client went away ends its backend and claims nothing).
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)] // pgrx needs the named columns spelled out here
@@ -84,6 +110,7 @@ fn mq_poll(
     lock_timeout: default!(Option<Interval>, "NULL"),
     consumer_id: default!(Option<&str>, "NULL"),
     wait: default!(Option<Interval>, "'0'"),
+    consumer_group: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -97,9 +124,14 @@ fn mq_poll(
         name!(trace_id, Uuid),
         name!(published_at, TimestampWithTimeZone),
         name!(lease, Uuid),
+        name!(consumer_group, Option<String>),
     ),
 > {
-    let topic = validation::topic(topic).or_raise();
+    let group = consumer_group.map(|g| routing_rules::consumer_group(Some(g)).or_raise());
+    let topic = match (topic, group) {
+        (None, Some(_)) => None,
+        (topic, _) => Some(validation::topic(topic).or_raise()),
+    };
     let batch_size = validation::batch_size(batch_size).or_raise();
     validation::lock_timeout(lock_timeout.map(clock::parts)).or_raise();
     let consumer_id = validation::consumer_id(consumer_id).or_raise();
@@ -113,13 +145,26 @@ fn mq_poll(
         )
         .or_raise();
     }
-    privileges::check_topic(Capability::Consumer, topic);
-    let lock_timeout =
-        lock_timeout.unwrap_or_else(|| Interval::from_micros(topics::lock_timeout_us(topic)));
+    let source = match (group, topic) {
+        (None, Some(topic)) => {
+            privileges::check_topic(Capability::Consumer, topic);
+            topics::register_if_unknown(topic);
+            Source::Topic(topic)
+        }
+        (Some(group), topic) => {
+            if let Some(topic) = topic {
+                privileges::check_topic(Capability::Consumer, topic);
+            }
+            check_group_exists(group);
+            match topic {
+                Some(topic) => Source::GroupTopic(group, topic),
+                None => Source::Group(group, privileges::access(Capability::Consumer)),
+            }
+        }
+        (None, None) => unreachable!("a topic is required without a group"),
+    };
     let consumer_id =
         consumer_id.map_or_else(|| format!("pid:{}", session::backend_pid()), str::to_owned);
-
-    topics::register_if_unknown(topic);
 
     // None: a wait too long to represent, which is as good as forever.
     let deadline = Instant::now().checked_add(wait);
@@ -127,16 +172,12 @@ fn mq_poll(
     let mut waited = false;
     loop {
         // Read the wake-up generation before claiming, so a commit after the claim wakes us.
-        let mut waiter = wakeup::Waiter::new(topic);
+        let mut waiter = wakeup::Waiter::new(&source.wakeup_key());
         if waited {
             // A pause or resume committed while we slept must be seen now.
-            topics::refresh();
+            catalog::accept_changes();
         }
-        let rows = if topics::is_paused(topic) && topics::still_paused(topic) {
-            Vec::new()
-        } else {
-            claim(topic, batch_size, &consumer_id, lock_timeout)
-        };
+        let rows = claim(&source, batch_size, &consumer_id, lock_timeout);
         let remaining =
             deadline.map_or(LONGEST_NAP, |d| d.saturating_duration_since(Instant::now()));
         if waited {
@@ -152,27 +193,122 @@ fn mq_poll(
     }
 }
 
-/// Claims a batch. When no background worker works in this database (pg_mq not preloaded, no
-/// worker slot left, or the worker not started yet), first recovers the topic's expired locks,
-/// expires and promotes its waiting messages itself; with one, the
-/// worker does that for every topic, and polls stay free of the extra statements.
-fn claim(topic: &str, batch_size: i32, consumer_id: &str, lock_timeout: Interval) -> Vec<Polled> {
+/// Raises 42704 unless `group` has a subscription (reading the subscriptions again first if
+/// this session's copy does not know it: it may have been created a moment ago).
+fn check_group_exists(group: &str) {
+    if routing::current().has_group(group) {
+        return;
+    }
+    catalog::accept_changes();
+    if !routing::current().has_group(group) {
+        raise(MqError::UnknownGroup {
+            group: group.to_owned(),
+        });
+    }
+}
+
+/// Whether deliveries of `topic` (to `group`, when given) are paused now.
+fn paused(topic: &str, group: Option<&str>) -> bool {
+    (topics::is_paused(topic) && topics::still_paused(topic))
+        || group.is_some_and(|g| {
+            routing::group_paused(g, topic) && routing::group_still_paused(g, topic)
+        })
+}
+
+thread_local! {
+    /// Where the next poll of a group's topics starts, so that the topics take turns.
+    static NEXT_TOPIC: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Claims a batch from `source`.
+fn claim(
+    source: &Source<'_>,
+    batch_size: i32,
+    consumer_id: &str,
+    lock_timeout: Option<Interval>,
+) -> Vec<Polled> {
+    match source {
+        Source::Topic(topic) => {
+            if paused(topic, None) {
+                return Vec::new();
+            }
+            claim_from(topic, None, batch_size, consumer_id, lock_timeout)
+        }
+        Source::GroupTopic(group, topic) => {
+            if paused(topic, Some(group)) {
+                return Vec::new();
+            }
+            claim_from(topic, Some(group), batch_size, consumer_id, lock_timeout)
+        }
+        Source::Group(group, access) => {
+            let candidates: Vec<String> = routing::topics_of(group)
+                .iter()
+                .filter(|t| access.allows(t))
+                .cloned()
+                .collect();
+            if candidates.is_empty() {
+                return Vec::new();
+            }
+            let start = NEXT_TOPIC.get();
+            NEXT_TOPIC.set(start.wrapping_add(1));
+            let mut claimed = Vec::new();
+            for i in 0..candidates.len() {
+                let topic = &candidates[(start + i) % candidates.len()];
+                if paused(topic, Some(group)) {
+                    continue;
+                }
+                let want = batch_size - i32::try_from(claimed.len()).unwrap_or(batch_size);
+                claimed.extend(claim_from(
+                    topic,
+                    Some(group),
+                    want,
+                    consumer_id,
+                    lock_timeout,
+                ));
+                if claimed.len() >= usize::try_from(batch_size).unwrap_or(0) {
+                    break;
+                }
+            }
+            claimed
+        }
+    }
+}
+
+/// Claims up to `batch_size` of `topic`'s point-to-point messages, or of its deliveries to
+/// `group`. When no background worker works in this database (pg_mq not preloaded, no worker
+/// slot left, or the worker not started yet), first recovers the topic's expired locks and
+/// expires and promotes its waiting messages itself; with one, the worker does that for every
+/// topic, and polls stay free of the extra statements.
+fn claim_from(
+    topic: &str,
+    group: Option<&str>,
+    batch_size: i32,
+    consumer_id: &str,
+    lock_timeout: Option<Interval>,
+) -> Vec<Polled> {
+    let lock_timeout =
+        lock_timeout.unwrap_or_else(|| Interval::from_micros(topics::lock_timeout_us(topic)));
     Spi::connect_mut(|client| {
         let now = clock::now();
         if !workers::serves_this_database() {
             recovery::recover_batch(client, Some(topic), now);
             promotion::promote_batch(client, Some(topic), now);
         }
-        let rows = Statement::Claim.run(
-            client,
-            &[
-                topic.into(),
-                batch_size.into(),
-                consumer_id.into(),
-                lock_timeout.into(),
-                now.into(),
-            ],
-        );
+        let mut args: Vec<DatumWithOid> = vec![
+            topic.into(),
+            batch_size.into(),
+            consumer_id.into(),
+            lock_timeout.into(),
+            now.into(),
+        ];
+        let statement = match group {
+            None => Statement::Claim,
+            Some(group) => {
+                args.push(group.into());
+                Statement::ClaimGroup
+            }
+        };
+        let rows = statement.run(client, &args);
         let mut claimed: Vec<Polled> = rows
             .iter()
             .map(|row| Polled {
@@ -189,6 +325,7 @@ fn claim(topic: &str, batch_size: i32, consumer_id: &str, lock_timeout: Interval
                 trace_id: row.value("trace_id"),
                 published_at: row.value("created_at"),
                 lease: row.value("lease"),
+                consumer_group: group.map(str::to_owned),
                 due_micros: clock::unix_micros(row.value("due_at")),
             })
             .collect();

@@ -43,7 +43,7 @@ fn load_grants() -> Vec<GrantRow> {
 cached_table!(mod grants: Vec<GrantRow> = c"grants", super::load_grants);
 
 /// The topics the calling role may use `capability` on.
-fn access(capability: Capability) -> TopicAccess {
+pub fn access(capability: Capability) -> TopicAccess {
     let caller = session::calling_role();
     if session::is_superuser_role(caller) {
         return TopicAccess::Any;

@@ -1,6 +1,6 @@
 //! `mq_publish` and `mq_publish_batch`: add messages to a topic.
 
-use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
@@ -9,7 +9,7 @@ use mq_core::topics as topics_core;
 use mq_core::{ids, validation};
 
 use crate::api::privileges;
-use crate::engine::topics;
+use crate::engine::{routing, topics};
 use crate::pg::arrays::JsonbArray;
 use crate::pg::jsonb::RawJsonb;
 use crate::pg::raise::OrRaise;
@@ -53,28 +53,55 @@ fn mq_publish(
     let expires_at = topics::expiry(expires_at, config.message_ttl_us, now);
 
     let trace_id = trace_id.unwrap_or_else(|| fresh_trace_id(now));
+    let groups = route(topic);
     let id = Spi::connect_mut(|client| {
         if let Some(max_depth) = config.max_depth {
-            topics::check_capacity(client, topic, max_depth, 1);
+            let deliveries = i64::try_from(groups.len().max(1)).unwrap_or(i64::MAX);
+            topics::check_capacity(client, topic, max_depth, deliveries);
         }
-        Statement::Publish.run_scalar::<i64>(
-            client,
-            &[
-                topic.into(),
-                payload.into(),
-                headers.into(),
-                priority.into(),
-                max_retries.into(),
-                execute_at.into(),
-                delay.into(),
-                trace_id.into(),
-                now.into(),
-                expires_at.into(),
-            ],
-        )
+        let mut args: Vec<DatumWithOid> = vec![
+            topic.into(),
+            payload.into(),
+            headers.into(),
+            priority.into(),
+            max_retries.into(),
+            execute_at.into(),
+            delay.into(),
+            trace_id.into(),
+            now.into(),
+            expires_at.into(),
+        ];
+        if groups.is_empty() {
+            Statement::Publish.run_scalar::<i64>(client, &args)
+        } else {
+            args.push(groups.to_vec().into());
+            Statement::PublishToGroups.run_scalar::<i64>(client, &args)
+        }
     });
-    wakeup::notify_on_commit(topic);
+    notify(topic, &groups);
     id
+}
+
+/// Routes a publish to `topic`: the groups it goes to (empty: point-to-point). A topic that
+/// groups receive is registered at once when new, so that polls of a group's topics (topic
+/// NULL) find it without waiting for the worker.
+fn route(topic: &str) -> std::rc::Rc<[String]> {
+    let groups = routing::routes(topic);
+    if !groups.is_empty() {
+        topics::register_if_unknown(topic);
+    }
+    groups
+}
+
+/// Wakes, at commit, the pollers of a publish to `topic`: its point-to-point pollers, or each
+/// group's.
+fn notify(topic: &str, groups: &[String]) {
+    if groups.is_empty() {
+        wakeup::notify_on_commit(topic);
+    }
+    for group in groups {
+        wakeup::notify_delivery_on_commit(topic, Some(group));
+    }
 }
 
 /// The arguments shared by mq_publish and mq_publish_batch, checked.
@@ -180,27 +207,32 @@ fn mq_publish_batch(
     let expires_at = topics::expiry(expires_at, config.message_ttl_us, now);
 
     let trace_ids: Vec<Uuid> = (0..elements.len()).map(|_| fresh_trace_id(now)).collect();
+    let groups = route(topic);
     let ids: Vec<i64> = Spi::connect_mut(|client| {
         if let Some(max_depth) = config.max_depth {
-            let adding = i64::try_from(elements.len()).unwrap_or(i64::MAX);
+            let adding = i64::try_from(elements.len() * groups.len().max(1)).unwrap_or(i64::MAX);
             topics::check_capacity(client, topic, max_depth, adding);
         }
-        Statement::PublishBatch
-            .run(
-                client,
-                &[
-                    topic.into(),
-                    payloads.into(),
-                    headers.into(),
-                    priority.into(),
-                    max_retries.into(),
-                    execute_at.into(),
-                    delay.into(),
-                    now.into(),
-                    trace_ids.into(),
-                    expires_at.into(),
-                ],
-            )
+        let mut args: Vec<DatumWithOid> = vec![
+            topic.into(),
+            payloads.into(),
+            headers.into(),
+            priority.into(),
+            max_retries.into(),
+            execute_at.into(),
+            delay.into(),
+            now.into(),
+            trace_ids.into(),
+            expires_at.into(),
+        ];
+        let statement = if groups.is_empty() {
+            Statement::PublishBatch
+        } else {
+            args.push(groups.to_vec().into());
+            Statement::PublishBatchToGroups
+        };
+        statement
+            .run(client, &args)
             .iter()
             .map(|row| row.value::<i64>("id"))
             .collect()
@@ -208,6 +240,6 @@ fn mq_publish_batch(
     // Ids are drawn in array order; RETURNING does not promise to keep it.
     let mut ids = ids;
     ids.sort_unstable();
-    wakeup::notify_on_commit(topic);
+    notify(topic, &groups);
     SetOfIterator::new(ids)
 }

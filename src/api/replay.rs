@@ -20,7 +20,8 @@ fn replay(client: &mut SpiClient<'_>, ids: DatumWithOid<'_>) -> Vec<(i64, i64)> 
         .iter()
         .map(|row| {
             let topic: String = row.value("topic");
-            wakeup::notify_on_commit(&topic);
+            let group = row.get::<String>("consumer_group");
+            wakeup::notify_delivery_on_commit(&topic, group.as_deref());
             (row.value("dead_letter_id"), row.value("message_id"))
         })
         .collect()

@@ -8,10 +8,11 @@ use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 
 use mq_core::error::MqError;
+use mq_core::routing as routing_rules;
 use mq_core::topics::{self as topic_rules, Knob, Source, Topic, TopicSettings};
 use mq_core::validation;
 
-use crate::engine::topics;
+use crate::engine::{routing, topics};
 use crate::pg::raise::{raise, OrRaise};
 use crate::pg::statements::Statement;
 use crate::pg::{clock, wakeup};
@@ -212,37 +213,73 @@ fn mq_drop_topic(topic: Option<&str>, force: default!(Option<bool>, false)) -> i
     })
 }
 
-/// Sets `topic` paused or not; true when this call changed it.
-fn set_paused(topic: Option<&str>, paused: bool) -> bool {
-    let topic = validation::topic(topic).or_raise();
+/// Sets `topic` paused or not (with `consumer_group`: that group only, for `topic` or, when
+/// it is NULL, for all its topics); true when this call changed it.
+fn set_paused(topic: Option<&str>, consumer_group: Option<&str>, paused: bool) -> bool {
+    let Some(group) = consumer_group else {
+        let topic = validation::topic(topic).or_raise();
+        let changed = Spi::connect_mut(|client| {
+            lock_existing(client, topic);
+            !Statement::SetPaused
+                .run(client, &[topic.into(), paused.into(), clock::now().into()])
+                .is_empty()
+        });
+        if changed && !paused {
+            // Long-polls of the topic look again at once.
+            wakeup::notify_on_commit(topic);
+        }
+        return changed;
+    };
+    let group = routing_rules::consumer_group(Some(group)).or_raise();
+    let topic = topic.map(|t| validation::topic(Some(t)).or_raise());
+    if !routing::current().has_group(group) {
+        raise(MqError::UnknownGroup {
+            group: group.to_owned(),
+        });
+    }
+    let key = topic.unwrap_or("");
     let changed = Spi::connect_mut(|client| {
-        lock_existing(client, topic);
-        !Statement::SetPaused
-            .run(client, &[topic.into(), paused.into(), clock::now().into()])
-            .is_empty()
+        let statement = if paused {
+            Statement::SetGroupPaused
+        } else {
+            Statement::ClearGroupPaused
+        };
+        let args = if paused {
+            vec![group.into(), key.into(), clock::now().into()]
+        } else {
+            vec![group.into(), key.into()]
+        };
+        !statement.run(client, &args).is_empty()
     });
     if changed && !paused {
-        // Long-polls of the topic look again at once.
-        wakeup::notify_on_commit(topic);
+        match topic {
+            Some(topic) => wakeup::notify_delivery_on_commit(topic, Some(group)),
+            None => {
+                for topic in routing::topics_of(group).iter() {
+                    wakeup::notify_delivery_on_commit(topic, Some(group));
+                }
+            }
+        }
     }
     changed
 }
 
 /// Pauses `topic`: mq_poll returns no rows (a long-poll keeps waiting) until mq_resume.
 /// Publishing, completing and failing deliveries already made, lock recovery, retention and
-/// metrics go on. Returns true when this call paused it (false: it was paused already).
+/// metrics go on. With `consumer_group`, pauses that group only, for `topic` or (topic NULL)
+/// for all its topics. Returns true when this call paused it (false: it was paused already).
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn mq_pause(topic: Option<&str>) -> bool {
-    set_paused(topic, true)
+fn mq_pause(topic: Option<&str>, consumer_group: default!(Option<&str>, "NULL")) -> bool {
+    set_paused(topic, consumer_group, true)
 }
 
-/// Resumes a paused `topic` and wakes its long-polls. Returns true when this call resumed it
-/// (false: it was not paused).
+/// Resumes a paused `topic` (with `consumer_group`: that group, as mq_pause paused it) and
+/// wakes its long-polls. Returns true when this call resumed it (false: it was not paused).
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn mq_resume(topic: Option<&str>) -> bool {
-    set_paused(topic, false)
+fn mq_resume(topic: Option<&str>, consumer_group: default!(Option<&str>, "NULL")) -> bool {
+    set_paused(topic, consumer_group, false)
 }
 
 /// Every topic: whether it is paused, its effective configuration, description, when it was

@@ -105,7 +105,8 @@ pub fn settle(
             let status: String = row.value("status");
             let status = Status::parse(&status).expect("settle.sql returns a status");
             if event == RetryEvent::Recovered && status == Status::Pending {
-                wakeup::notify_on_commit(&row.value::<String>("topic"));
+                let group = row.get::<String>("consumer_group");
+                wakeup::notify_delivery_on_commit(&row.value::<String>("topic"), group.as_deref());
             }
             Settled {
                 id: row.value("id"),

@@ -5,5 +5,6 @@ pub mod failure;
 pub mod promotion;
 pub mod recovery;
 pub mod retention;
+pub mod routing;
 pub mod sampling;
 pub mod topics;

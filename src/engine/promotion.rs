@@ -33,7 +33,8 @@ pub fn promote_batch(
         .run(client, &[topic.into(), now.into(), PROMOTION_BATCH.into()])
         .iter()
         .map(|row| {
-            wakeup::notify_on_commit(&row.value::<String>("topic"));
+            let group = row.get::<String>("consumer_group");
+            wakeup::notify_delivery_on_commit(&row.value::<String>("topic"), group.as_deref());
             row.value::<i64>("promoted")
         })
         .sum();

@@ -23,6 +23,8 @@ pub enum Kind {
     Expired,
     ReplayedDeadLetters,
     Traces,
+    /// Payloads of messages delivered to consumer groups that no delivery refers to any more.
+    Payloads,
 }
 
 /// Which rows are old enough to delete.
@@ -36,7 +38,12 @@ pub enum Cutoff {
 }
 
 impl Kind {
-    pub const ALL_SCHEDULED: [Kind; 3] = [Kind::Completed, Kind::ReplayedDeadLetters, Kind::Traces];
+    pub const ALL_SCHEDULED: [Kind; 4] = [
+        Kind::Completed,
+        Kind::Payloads,
+        Kind::ReplayedDeadLetters,
+        Kind::Traces,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +52,7 @@ impl Kind {
             Kind::Expired => "expired messages",
             Kind::ReplayedDeadLetters => "replayed dead letters",
             Kind::Traces => "traces",
+            Kind::Payloads => "payloads",
         }
     }
 
@@ -55,7 +63,7 @@ impl Kind {
             Kind::Completed => Some(settings::COMPLETED_RETENTION.get()),
             Kind::ReplayedDeadLetters => Some(settings::DEAD_LETTER_RETENTION.get()),
             Kind::Traces => Some(settings::TRACE_RETENTION.get()),
-            Kind::Failed | Kind::Expired => None,
+            Kind::Failed | Kind::Expired | Kind::Payloads => None,
         }
     }
 
@@ -64,7 +72,7 @@ impl Kind {
             Kind::Completed => Some(Status::Completed),
             Kind::Failed => Some(Status::Failed),
             Kind::Expired => Some(Status::Expired),
-            Kind::ReplayedDeadLetters | Kind::Traces => None,
+            Kind::ReplayedDeadLetters | Kind::Traces | Kind::Payloads => None,
         }
     }
 }
@@ -112,6 +120,12 @@ pub fn delete_batch(
             more |= n >= full;
         }
         return (deleted, more);
+    }
+    if kind == Kind::Payloads {
+        // Not by age: a payload goes when no delivery refers to it any more.
+        let deleted =
+            Statement::CleanupPayloads.run_scalar::<i64>(client, &[RETENTION_BATCH.into()]);
+        return (deleted, deleted >= full);
     }
     let cutoff = match cutoff {
         Cutoff::Retention(Some(at)) | Cutoff::Before(at) => at,

@@ -13,7 +13,7 @@ use mq_core::backoff::RetryPolicy;
 use mq_core::error::MqError;
 use mq_core::topics::{OrderingDeadLetter, ServerDefaults, Topic, TopicSettings};
 
-use crate::pg::catalog::{self, cached_table};
+use crate::pg::catalog::cached_table;
 use crate::pg::raise::raise;
 use crate::pg::spi::Row;
 use crate::pg::statements::Statement;
@@ -64,10 +64,9 @@ pub fn with<R>(topic: &str, f: impl FnOnce(Option<&Topic>) -> R) -> R {
     f(cache::rows().get(topic))
 }
 
-/// Reads the catalog again if another session changed it since (for a long-poll, which holds
-/// its locks while it waits and so would not notice by itself).
-pub fn refresh() {
-    catalog::accept_changes();
+/// The whole catalog (this session's copy).
+pub fn catalog() -> std::rc::Rc<Catalog> {
+    cache::rows()
 }
 
 /// The server's settings a topic falls back to, now.

@@ -97,6 +97,17 @@ pub fn rows<C: Default>(
     rows
 }
 
+/// Locks `mq.<table>` in ROW EXCLUSIVE mode until the transaction ends (if it exists), as a
+/// write to it would; invalidations sent by changes that committed meanwhile are processed on
+/// the way, so its copy is current afterwards.
+pub fn lock_row_exclusive(table: &CStr) {
+    if let Some(relid) = relid(table) {
+        // SAFETY: takes a table lock for the rest of the transaction, as any DML would; a lock
+        // this transaction already holds is only counted again.
+        unsafe { pg_sys::LockRelationOid(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE) };
+    }
+}
+
 /// Processes the invalidations other sessions' commits sent since this transaction last did
 /// (what PostgreSQL does by itself whenever it takes a new lock), so a cached table changed
 /// meanwhile is read again.

@@ -54,3 +54,11 @@ pub fn plus_micros(at: TimestampWithTimeZone, micros: i64) -> TimestampWithTimeZ
         .clamp(TIMESTAMP_FIRST_MICROS, TIMESTAMP_END_MICROS - 1);
     TimestampWithTimeZone::try_from(moved).expect("clamped into the timestamptz range")
 }
+
+/// The timestamp `micros` microseconds after the Unix epoch.
+pub fn from_unix_micros(micros: i64) -> TimestampWithTimeZone {
+    let moved = micros
+        .saturating_sub(UNIX_TO_POSTGRES_EPOCH_MICROS)
+        .clamp(TIMESTAMP_FIRST_MICROS, TIMESTAMP_END_MICROS - 1);
+    TimestampWithTimeZone::try_from(moved).expect("clamped into the timestamptz range")
+}

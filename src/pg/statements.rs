@@ -122,6 +122,11 @@ statements! {
          now: TIMESTAMPTZ)
         -> (id, topic, payload, headers, priority, retry_count, max_retries, trace_id,
             created_at, lease, due_at);
+    ClaimGroup = "lifecycle/claim_group.sql"
+        (topic: TEXT, batch_size: INT4, consumer_id: TEXT, lock_timeout: INTERVAL,
+         now: TIMESTAMPTZ, consumer_group: TEXT)
+        -> (id, topic, payload, headers, priority, retry_count, max_retries, trace_id,
+            created_at, lease, due_at);
     Complete = "lifecycle/complete.sql" (id: INT8, lease: UUID, topic: TEXT, now: TIMESTAMPTZ)
         -> (id);
     CompleteBatch = "lifecycle/complete_batch.sql"
@@ -137,11 +142,11 @@ statements! {
     Settle = "lifecycle/settle.sql"
         (ids: INT8_ARRAY, next_retry_at: TIMESTAMPTZ_ARRAY, error: TEXT, now: TIMESTAMPTZ,
          retry_event: TEXT, expire: BOOL_ARRAY)
-        -> (id, status, topic);
+        -> (id, status, topic, consumer_group);
     Replay = "lifecycle/replay.sql" (dead_letter_ids: INT8_ARRAY, now: TIMESTAMPTZ)
-        -> (dead_letter_id, message_id, topic);
+        -> (dead_letter_id, message_id, topic, consumer_group);
     Promote = "lifecycle/promote.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
-        -> (topic, promoted);
+        -> (topic, consumer_group, promoted);
     Expire = "lifecycle/expire.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
         -> (topic, expired);
     DeadLetterState = "lifecycle/dead_letter_state.sql" (id: INT8)
@@ -153,16 +158,19 @@ statements! {
     LockTotals = "operations/lock_totals.sql" () -> ();
     FoldCounts = "operations/fold_counts.sql" (now: TIMESTAMPTZ) -> ();
     CurrentMetrics = "operations/current_metrics.sql" (now: TIMESTAMPTZ, topic: TEXT)
-        -> (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
-            dead_letter_total, oldest_pending_age, expired_total, dead_letters);
+        -> (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
+            failed_total, dead_letter_total, oldest_pending_age, expired_total, dead_letters,
+            delivered_total, last_delivery_at);
     WindowBaseline = "operations/window_baseline.sql" (start: TIMESTAMPTZ, now: TIMESTAMPTZ)
         -> (sampled_at);
     TakeSample = "operations/take_sample.sql" (now: TIMESTAMPTZ) -> ();
     PruneSamples = "operations/prune_samples.sql" (keep: INT4) -> ();
     SnapshotsSince = "operations/snapshots_since.sql" (from: TIMESTAMPTZ) -> (sampled_at);
     SamplesBetween = "operations/samples_between.sql" (from: TIMESTAMPTZ, until: TIMESTAMPTZ)
-        -> (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
-            dead_letter_total, oldest_pending_age, expired_total, dead_letters);
+        -> (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
+            failed_total, dead_letter_total, oldest_pending_age, expired_total, dead_letters,
+            delivered_total, last_delivery_at);
+    CleanupPayloads = "operations/cleanup_payloads.sql" (batch: INT4) -> (count);
     CleanupMessages = "operations/cleanup_messages.sql"
         (topic: TEXT, status: TEXT, cutoff: TIMESTAMPTZ, batch: INT4) -> (count);
     RetentionTopics = "operations/retention_topics.sql"
@@ -204,6 +212,41 @@ statements! {
         -> (topic, max_retries, retry_base_delay_us, retry_max_delay_us, lock_timeout_us,
             message_ttl_us, max_depth, retention_us, dedup_window_us, ordering_dead_letter,
             description, paused, created_at, pending, delayed, processing, dead_letters);
+
+    // Publish–subscribe (sql/statements/groups/).
+    PublishToGroups = "groups/publish.sql"
+        (topic: TEXT, payload: JSONB, headers: JSONB, priority: INT4, max_retries: INT4,
+         execute_at: TIMESTAMPTZ, delay: INTERVAL, trace_id: UUID, now: TIMESTAMPTZ,
+         expires_at: TIMESTAMPTZ, groups: TEXT_ARRAY)
+        -> (id);
+    PublishBatchToGroups = "groups/publish_batch.sql"
+        (topic: TEXT, payloads: JSONB_ARRAY, headers: JSONB, priority: INT4, max_retries: INT4,
+         execute_at: TIMESTAMPTZ, delay: INTERVAL, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY,
+         expires_at: TIMESTAMPTZ, groups: TEXT_ARRAY)
+        -> (id);
+    LoadSubscriptions = "groups/load_subscriptions.sql" ()
+        -> (id, consumer_group, topic_pattern, start_at, created_at);
+    LoadGroupPauses = "groups/load_group_pauses.sql" () -> (consumer_group, topic);
+    LockRouting = "groups/lock_routing.sql" () -> ();
+    Subscribe = "groups/subscribe.sql"
+        (consumer_group: TEXT, topic_pattern: TEXT, start_at: TIMESTAMPTZ, now: TIMESTAMPTZ)
+        -> (id, created);
+    Backfill = "groups/backfill.sql"
+        (consumer_group: TEXT, topics: TEXT_ARRAY, start_at: TIMESTAMPTZ, now: TIMESTAMPTZ)
+        -> (count);
+    Unsubscribe = "groups/unsubscribe.sql" (consumer_group: TEXT, topic_pattern: TEXT)
+        -> (topic_pattern);
+    PurgeGroup = "groups/purge_group.sql"
+        (consumer_group: TEXT, topics: TEXT_ARRAY, now: TIMESTAMPTZ) -> (count);
+    GroupTopics = "groups/group_topics.sql" (consumer_group: TEXT, now: TIMESTAMPTZ) -> (topic);
+    KnownTopics = "groups/known_topics.sql" () -> (topic);
+    ListSubscriptions = "groups/list_subscriptions.sql" (consumer_group: TEXT)
+        -> (id, consumer_group, topic_pattern, start_at, created_at);
+    SetGroupPaused = "groups/set_group_paused.sql"
+        (consumer_group: TEXT, topic: TEXT, now: TIMESTAMPTZ) -> (consumer_group);
+    ClearGroupPaused = "groups/clear_group_paused.sql" (consumer_group: TEXT, topic: TEXT)
+        -> (consumer_group);
+    GroupPaused = "groups/group_paused.sql" (consumer_group: TEXT, topic: TEXT) -> (paused);
 
     // Privileges (sql/statements/access/).
     Grants = "access/grants.sql" () -> (role, capability, topic);

@@ -140,6 +140,24 @@ pub fn notify_on_commit(topic: &str) {
     TOUCHED.set(touched);
 }
 
+/// The wake-up key of a consumer group's deliveries of `topic`, or (None) of any of its
+/// topics. `|` cannot appear in a topic or group name, so keys never collide with topics.
+pub fn group_key(group: &str, topic: Option<&str>) -> String {
+    format!("{group}|{}", topic.unwrap_or(""))
+}
+
+/// Notes that the current transaction makes deliveries of `topic` available: point-to-point
+/// ones (`group` None) or a consumer group's. Their pollers are woken at commit.
+pub fn notify_delivery_on_commit(topic: &str, group: Option<&str>) {
+    match group {
+        None => notify_on_commit(topic),
+        Some(group) => {
+            notify_on_commit(&group_key(group, Some(topic)));
+            notify_on_commit(&group_key(group, None));
+        }
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn on_xact_event(
     event: pg_sys::XactEvent::Type,

@@ -12,6 +12,7 @@ mod privileges;
 mod publish;
 mod replay;
 mod settings;
+mod subscriptions;
 mod topics;
 mod trace;
 

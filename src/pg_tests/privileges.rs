@@ -84,7 +84,7 @@ mod tests {
                 "mq.check_paging(integer,integer)",
                 "mq.current_metrics(timestamp with time zone)",
                 "mq.grants_changed()",
-                "mq.oldest_pending_due(text)",
+                "mq.oldest_pending_due(text,text)",
                 "mq_grant(text,name,text)",
                 "mq_revoke(text,name,text)",
             ]
@@ -147,7 +147,7 @@ mod tests {
         };
         let publish_fn =
             "mq_publish(text,jsonb,integer,timestamptz,integer,uuid,jsonb,interval,timestamptz)";
-        let poll_fn = "mq_poll(text,integer,interval,text,interval)";
+        let poll_fn = "mq_poll(text,integer,interval,text,interval,text)";
         assert!(!can(publish_fn));
 
         run("SELECT mq_grant('producer', 'mq_test_app')");

@@ -34,6 +34,16 @@ pub trait Session: Send {
     }
 }
 
+/// (i): one connection's view of a topic delivered to several groups (consumer groups of
+/// pg_mq; for pgmq, one queue per group bound to the topic).
+pub trait FanoutSession: Send {
+    /// Publishes the messages to the topic in one transaction.
+    fn publish_batch(&mut self, payloads: &[Value]);
+    /// Claims up to `max` deliveries of group `group` (0-based), completes them, and returns
+    /// how many.
+    fn consume(&mut self, group: usize, max: i32) -> usize;
+}
+
 /// A queue system installed in the benchmark database.
 pub trait System: Sync {
     fn name(&self) -> String;
@@ -60,10 +70,13 @@ pub trait System: Sync {
     }
     /// Makes everything published so far visible to consumers (PgQ: a forced tick).
     fn flush(&self, _admin: &mut Client, _queue: &str, _shards: usize) {}
-    /// Whether the system runs `scenario`: every one but (g) and (h), which only the systems
-    /// implementing the methods below run.
+    /// Whether the system runs `scenario`: every one but (g), (h) and (i), which only the
+    /// systems implementing the methods below run.
     fn runs(&self, scenario: Scenario) -> bool {
-        !matches!(scenario, Scenario::ScheduledPoll | Scenario::Monitoring)
+        !matches!(
+            scenario,
+            Scenario::ScheduledPoll | Scenario::Monitoring | Scenario::Fanout
+        )
     }
     /// (g): adds `n` messages to `queue` that fall due in an hour, stored the way the system
     /// stores messages published for later (and counted as its own publish would count them),
@@ -80,6 +93,25 @@ pub trait System: Sync {
     /// (h): what is timed once the topics are filled, as (row label, SQL).
     fn monitoring_calls(&self) -> Vec<(&'static str, &'static str)> {
         Vec::new()
+    }
+    /// (i): creates `topic` delivered to `groups` groups.
+    fn fanout_create(&self, _admin: &mut Client, _topic: &str, _groups: usize) {
+        unimplemented!("{} does not run scenario i", self.name())
+    }
+    /// (i): removes it.
+    fn fanout_drop(&self, _admin: &mut Client, _topic: &str, _groups: usize) {}
+    /// (i): a session on it.
+    fn fanout_session(
+        &self,
+        _client: Client,
+        _topic: &str,
+        _groups: usize,
+    ) -> Box<dyn FanoutSession> {
+        unimplemented!("{} does not run scenario i", self.name())
+    }
+    /// (i): bytes the system's tables of the topic take on disk (with indexes and TOAST).
+    fn fanout_storage(&self, _admin: &mut Client, _topic: &str, _groups: usize) -> i64 {
+        unimplemented!("{} does not run scenario i", self.name())
     }
     /// (h): removes what `fill_topics` added.
     fn drop_topics(&self, admin: &mut Client, prefix: &str, _topics: i64) {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use postgres::{Client, Statement};
 use serde_json::Value;
 
-use super::{count, delivered_at, in_chunks, in_ranges, Session, System};
+use super::{count, delivered_at, in_chunks, in_ranges, FanoutSession, Session, System};
 use crate::payload::SQL_PAYLOAD;
 use crate::scenarios::Scenario;
 
@@ -168,6 +168,67 @@ impl System for PgMq {
         scenario != Scenario::Monitoring || self.trace
     }
 
+    fn fanout_create(&self, admin: &mut Client, topic: &str, groups: usize) {
+        for g in 0..groups {
+            admin
+                .execute(
+                    "SELECT mq_subscribe($1, $2)",
+                    &[&fanout_group(topic, g), &topic],
+                )
+                .unwrap();
+        }
+    }
+
+    fn fanout_drop(&self, admin: &mut Client, topic: &str, groups: usize) {
+        for g in 0..groups {
+            admin
+                .execute("SELECT mq_unsubscribe($1)", &[&fanout_group(topic, g)])
+                .unwrap();
+        }
+        admin
+            .execute("SELECT mq_drop_topic($1, force => true)", &[&topic])
+            .unwrap();
+    }
+
+    fn fanout_session(
+        &self,
+        mut client: Client,
+        topic: &str,
+        groups: usize,
+    ) -> Box<dyn FanoutSession> {
+        client
+            .batch_execute(&format!(
+                "SET pg_mq.trace = {}",
+                if self.trace { "on" } else { "off" }
+            ))
+            .unwrap();
+        Box::new(PgMqFanout {
+            publish_batch: client
+                .prepare("SELECT count(*) FROM mq_publish_batch($1, $2::jsonb[])")
+                .unwrap(),
+            poll: client
+                .prepare("SELECT id, lease FROM mq_poll($1, $2, consumer_group => $3)")
+                .unwrap(),
+            complete: client
+                .prepare("SELECT count(*) FROM mq_complete_batch($1, $2, $3)")
+                .unwrap(),
+            groups: (0..groups).map(|g| fanout_group(topic, g)).collect(),
+            topic: topic.to_owned(),
+            client,
+        })
+    }
+
+    fn fanout_storage(&self, admin: &mut Client, _topic: &str, _groups: usize) -> i64 {
+        admin
+            .query_one(
+                "SELECT (pg_total_relation_size('mq.messages') + pg_total_relation_size('mq.payloads') \
+                         + pg_total_relation_size('mq.traces'))::bigint",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    }
+
     fn fill_scheduled(&self, admin: &mut Client, queue: &str, n: i64) {
         let sql = format!(
             "INSERT INTO mq.messages (topic, payload, status, max_retries, execute_at, trace_id, \
@@ -235,4 +296,41 @@ fn fold_and_vacuum(admin: &mut Client) {
     // Two calls: VACUUM cannot run in the implicit transaction of a multi-statement string.
     admin.batch_execute("SELECT mq_metrics_sample()").unwrap();
     admin.batch_execute("VACUUM ANALYZE mq.messages").unwrap();
+}
+
+fn fanout_group(topic: &str, g: usize) -> String {
+    format!("{topic}-g{g}")
+}
+
+struct PgMqFanout {
+    client: Client,
+    topic: String,
+    groups: Vec<String>,
+    publish_batch: Statement,
+    poll: Statement,
+    complete: Statement,
+}
+
+impl FanoutSession for PgMqFanout {
+    fn publish_batch(&mut self, payloads: &[Value]) {
+        self.client
+            .query_one(&self.publish_batch, &[&self.topic, &payloads])
+            .unwrap();
+    }
+
+    fn consume(&mut self, group: usize, max: i32) -> usize {
+        let rows = self
+            .client
+            .query(&self.poll, &[&self.topic, &max, &self.groups[group]])
+            .unwrap();
+        if rows.is_empty() {
+            return 0;
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let leases: Vec<uuid::Uuid> = rows.iter().map(|r| r.get(1)).collect();
+        self.client
+            .query_one(&self.complete, &[&ids, &leases, &self.topic])
+            .unwrap();
+        rows.len()
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use postgres::{Client, Statement};
 use serde_json::Value;
 
-use super::{count, delivered_at, in_chunks, Session, System};
+use super::{count, delivered_at, in_chunks, FanoutSession, Session, System};
 use crate::payload::SQL_PAYLOAD;
 use crate::scenarios::Scenario;
 
@@ -185,6 +185,66 @@ impl System for Pgmq {
         true
     }
 
+    /// pgmq's topics (1.11): a queue per group, bound to the topic's routing key; publishing
+    /// with send_batch_topic writes a copy of each message into every bound queue.
+    fn fanout_create(&self, admin: &mut Client, topic: &str, groups: usize) {
+        for g in 0..groups {
+            let queue = fanout_queue(topic, g);
+            admin.execute("SELECT pgmq.create($1)", &[&queue]).unwrap();
+            admin
+                .execute("SELECT pgmq.bind_topic($1, $2)", &[&topic, &queue])
+                .unwrap();
+        }
+    }
+
+    fn fanout_drop(&self, admin: &mut Client, topic: &str, groups: usize) {
+        for g in 0..groups {
+            let queue = fanout_queue(topic, g);
+            admin
+                .execute("SELECT pgmq.unbind_topic($1, $2)", &[&topic, &queue])
+                .unwrap();
+            admin
+                .execute("SELECT pgmq.drop_queue($1)", &[&queue])
+                .unwrap();
+        }
+    }
+
+    fn fanout_session(
+        &self,
+        mut client: Client,
+        topic: &str,
+        groups: usize,
+    ) -> Box<dyn FanoutSession> {
+        Box::new(PgmqFanout {
+            send_batch: client
+                .prepare("SELECT count(*) FROM pgmq.send_batch_topic($1, $2::jsonb[])")
+                .unwrap(),
+            read: client
+                .prepare("SELECT msg_id FROM pgmq.read($1, 30, $2)")
+                .unwrap(),
+            archive: client
+                .prepare("SELECT count(*) FROM pgmq.archive($1, $2::bigint[])")
+                .unwrap(),
+            queues: (0..groups).map(|g| fanout_queue(topic, g)).collect(),
+            topic: topic.to_owned(),
+            client,
+        })
+    }
+
+    fn fanout_storage(&self, admin: &mut Client, topic: &str, groups: usize) -> i64 {
+        (0..groups)
+            .map(|g| {
+                let queue = fanout_queue(topic, g);
+                let sql = format!(
+                    "SELECT (pg_total_relation_size('{}') + pg_total_relation_size('{}'))::bigint",
+                    table(&queue, "q"),
+                    table(&queue, "a")
+                );
+                admin.query_one(&sql, &[]).unwrap().get::<_, i64>(0)
+            })
+            .sum()
+    }
+
     /// Visible in an hour (what pgmq.send with a delay stores): pgmq.read filters on vt.
     fn fill_scheduled(&self, admin: &mut Client, queue: &str, n: i64) {
         let q = table(queue, "q");
@@ -238,5 +298,39 @@ impl System for Pgmq {
                 .execute("SELECT pgmq.drop_queue($1)", &[&format!("{prefix}_{i}")])
                 .unwrap();
         }
+    }
+}
+
+fn fanout_queue(topic: &str, g: usize) -> String {
+    format!("{}_g{g}", topic.replace(['.', '-'], "_"))
+}
+
+struct PgmqFanout {
+    client: Client,
+    topic: String,
+    queues: Vec<String>,
+    send_batch: Statement,
+    read: Statement,
+    archive: Statement,
+}
+
+impl FanoutSession for PgmqFanout {
+    fn publish_batch(&mut self, payloads: &[Value]) {
+        self.client
+            .query_one(&self.send_batch, &[&self.topic, &payloads])
+            .unwrap();
+    }
+
+    fn consume(&mut self, group: usize, max: i32) -> usize {
+        let queue = &self.queues[group];
+        let rows = self.client.query(&self.read, &[queue, &max]).unwrap();
+        if rows.is_empty() {
+            return 0;
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        self.client
+            .query_one(&self.archive, &[queue, &ids])
+            .unwrap();
+        rows.len()
     }
 }

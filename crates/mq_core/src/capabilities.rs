@@ -35,6 +35,7 @@ const MONITOR_FUNCTIONS: &[&str] = &[
     "mq_depth",
     "mq_topics",
     "mq_topic_config",
+    "mq_subscriptions",
 ];
 const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_metrics",
@@ -43,7 +44,10 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_depth",
     "mq_topics",
     "mq_topic_config",
+    "mq_subscriptions",
     "mq_metrics_sample",
+    "mq_subscribe",
+    "mq_unsubscribe",
     "mq_create_topic",
     "mq_alter_topic",
     "mq_drop_topic",

@@ -95,7 +95,7 @@ fn counted(current: &[(TopicSnapshot, Rates)], value: impl Fn(&TopicSnapshot) ->
     Counted {
         by_topic: current
             .iter()
-            .map(|(t, _)| (t.topic.clone(), value(t)))
+            .map(|(t, _)| (t.series_key(), value(t)))
             .collect(),
         total: current.iter().map(|(t, _)| value(t)).sum(),
     }
@@ -106,7 +106,7 @@ fn rate(current: &[(TopicSnapshot, Rates)], value: impl Fn(&Rates) -> Option<f64
     Rate {
         by_topic: current
             .iter()
-            .map(|(t, r)| (t.topic.clone(), value(r)))
+            .map(|(t, r)| (t.series_key(), value(r)))
             .collect(),
         total: (!known.is_empty()).then(|| known.iter().sum()),
     }
@@ -127,7 +127,7 @@ fn current_section(current: &[(TopicSnapshot, Rates)]) -> Current {
         success_ratio: metrics::success_ratio(consumed, failed),
         success_ratio_by_topic: current
             .iter()
-            .map(|(t, r)| (t.topic.clone(), r.success_ratio))
+            .map(|(t, r)| (t.series_key(), r.success_ratio))
             .collect(),
     }
 }
@@ -145,10 +145,12 @@ fn time_series(
 ) -> TimeSeries {
     let mut snapshots = snapshots.to_vec();
     snapshots.sort_unstable();
-    let topics: BTreeSet<&str> = samples.iter().map(|s| s.topic.as_str()).collect();
-    let rows: HashMap<(&str, i64), &TopicSnapshot> = samples
+    let keys: Vec<String> = samples.iter().map(TopicSnapshot::series_key).collect();
+    let topics: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+    let rows: HashMap<(&str, i64), &TopicSnapshot> = keys
         .iter()
-        .map(|s| ((s.topic.as_str(), s.at_micros), s))
+        .zip(samples)
+        .map(|(k, s)| ((k.as_str(), s.at_micros), s))
         .collect();
     let snapshot_at = |t: i64| -> Option<i64> {
         let idx = snapshots.partition_point(|at| *at <= t);
@@ -157,7 +159,7 @@ fn time_series(
     let sample = |topic: &str, at: i64| -> TopicSnapshot {
         rows.get(&(topic, at))
             .map(|s| (*s).clone())
-            .unwrap_or_else(|| TopicSnapshot::empty(topic, at))
+            .unwrap_or_else(|| TopicSnapshot::empty_series(topic, at))
     };
 
     let points = (window / step).clamp(0, MAX_POINTS);
@@ -231,6 +233,7 @@ mod tests {
     fn snap(topic: &str, at_s: i64, pending: i64, consumed: i64, failed: i64) -> TopicSnapshot {
         TopicSnapshot {
             topic: topic.into(),
+            group: None,
             at_micros: at_s * S,
             pending,
             delayed: 0,

@@ -123,6 +123,8 @@ pub enum MqError {
     },
     /// The topic to drop still holds `live` waiting or in-flight messages.
     TopicInUse { topic: String, live: i64 },
+    /// No subscription names this consumer group.
+    UnknownGroup { group: String },
 }
 
 impl MqError {
@@ -150,7 +152,9 @@ impl MqError {
             MqError::TopicNotGranted { .. } | MqError::SuperuserRequired { .. } => {
                 SqlState::InsufficientPrivilege
             }
-            MqError::UnknownRole { .. } | MqError::UnknownTopic { .. } => SqlState::UndefinedObject,
+            MqError::UnknownRole { .. }
+            | MqError::UnknownTopic { .. }
+            | MqError::UnknownGroup { .. } => SqlState::UndefinedObject,
             MqError::TopicFull { .. } => SqlState::ConfigurationLimitExceeded,
             MqError::TopicInUse { .. } => SqlState::ObjectInUse,
         }
@@ -207,6 +211,10 @@ impl MqError {
             MqError::TopicInUse { topic, .. } => Some(format!(
                 "Wait until its messages are consumed, or drop it with them: SELECT mq_drop_topic({}, force => true);",
                 sql_literal(topic)
+            )),
+            MqError::UnknownGroup { group } => Some(format!(
+                "Subscribe it first: SELECT mq_subscribe({}, 'some.topic.#'); mq_subscriptions() lists the groups.",
+                sql_literal(group)
             )),
             MqError::NullArgument { .. } | MqError::NullElement { .. } => None,
         }
@@ -298,6 +306,10 @@ impl fmt::Display for MqError {
             } => write!(
                 f,
                 "topic {topic:?} is full: it holds {depth} waiting or in-flight messages, its max_depth is {max_depth}, and this publish adds {adding}"
+            ),
+            MqError::UnknownGroup { group } => write!(
+                f,
+                "argument \"consumer_group\": consumer group {group:?} has no subscription"
             ),
             MqError::TopicInUse { topic, live } => write!(
                 f,

@@ -29,6 +29,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod metrics;
 pub mod prometheus;
+pub mod routing;
 pub mod schedule;
 pub mod settings;
 pub mod sql_text;

@@ -4,6 +4,8 @@
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicSnapshot {
     pub topic: String,
+    /// The consumer group whose deliveries these are; None for point-to-point messages.
+    pub group: Option<String>,
     /// Microseconds since the Unix epoch.
     pub at_micros: i64,
     /// PENDING and due.
@@ -63,6 +65,7 @@ impl TopicSnapshot {
     pub fn empty(topic: &str, at_micros: i64) -> TopicSnapshot {
         TopicSnapshot {
             topic: topic.to_owned(),
+            group: None,
             at_micros,
             pending: 0,
             delayed: 0,
@@ -75,6 +78,25 @@ impl TopicSnapshot {
             oldest_pending_age_micros: None,
             paused: false,
         }
+    }
+
+    /// The name of this topic's (and group's) series in documents keyed by one string: the
+    /// topic, or `topic|group` (`|` cannot appear in either name).
+    pub fn series_key(&self) -> String {
+        match &self.group {
+            None => self.topic.clone(),
+            Some(group) => format!("{}|{group}", self.topic),
+        }
+    }
+
+    /// The snapshot of series `key` (see [`series_key`](Self::series_key)) with nothing in it.
+    pub fn empty_series(key: &str, at_micros: i64) -> TopicSnapshot {
+        let mut empty = TopicSnapshot::empty(key, at_micros);
+        if let Some((topic, group)) = key.split_once('|') {
+            empty.topic = topic.to_owned();
+            empty.group = Some(group.to_owned());
+        }
+        empty
     }
 
     pub fn baseline(&self) -> Baseline {
@@ -124,6 +146,7 @@ mod tests {
     fn snapshot(at_s: i64, consumed: i64, failed: i64, dead: i64) -> TopicSnapshot {
         TopicSnapshot {
             topic: "t".into(),
+            group: None,
             at_micros: at_s * 1_000_000,
             pending: 0,
             delayed: 0,

@@ -81,9 +81,12 @@ pub fn render(topics: &[TopicSnapshot]) -> String {
         let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
         let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);
         for topic in topics {
+            let group = topic.group.as_deref().map_or_else(String::new, |g| {
+                format!(",consumer_group=\"{}\"", escape_label_value(g))
+            });
             let _ = writeln!(
                 out,
-                "{}{{topic=\"{}\"}} {}",
+                "{}{{topic=\"{}\"{group}}} {}",
                 family.name,
                 escape_label_value(&topic.topic),
                 format_value((family.value)(topic))
@@ -126,6 +129,7 @@ mod tests {
     fn topic(name: &str) -> TopicSnapshot {
         TopicSnapshot {
             topic: name.into(),
+            group: None,
             at_micros: 0,
             pending: 3,
             delayed: 1,

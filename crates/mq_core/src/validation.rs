@@ -37,25 +37,30 @@ pub fn required<T>(argument: &'static str, value: Option<T>) -> Result<T, MqErro
 
 /// A topic: 1..=255 characters, each an ASCII letter or digit or one of `. _ - :`.
 pub fn topic(topic: Option<&str>) -> Result<&str, MqError> {
-    let topic = required("topic", topic)?;
-    if topic.is_empty() {
+    name("topic", topic)
+}
+
+/// A name with the rules of a topic (a topic, a consumer group), for argument `argument`.
+pub fn name<'a>(argument: &'static str, value: Option<&'a str>) -> Result<&'a str, MqError> {
+    let value = required(argument, value)?;
+    if value.is_empty() {
         return Err(MqError::InvalidArgument {
-            argument: "topic",
+            argument,
             reason: "must not be empty".into(),
             hint: Some(TOPIC_HINT),
         });
     }
-    let length = topic.chars().count();
+    let length = value.chars().count();
     if length > TOPIC_MAX_LEN {
         return Err(MqError::InvalidArgument {
-            argument: "topic",
+            argument,
             reason: format!("is {length} characters long, the limit is {TOPIC_MAX_LEN}"),
             hint: Some(TOPIC_HINT),
         });
     }
-    if let Some((position, bad)) = topic.chars().enumerate().find(|(_, c)| !is_topic_char(*c)) {
+    if let Some((position, bad)) = value.chars().enumerate().find(|(_, c)| !is_topic_char(*c)) {
         return Err(MqError::InvalidArgument {
-            argument: "topic",
+            argument,
             reason: format!(
                 "contains the character {} at position {}",
                 describe_char(bad),
@@ -64,10 +69,11 @@ pub fn topic(topic: Option<&str>) -> Result<&str, MqError> {
             hint: Some(TOPIC_HINT),
         });
     }
-    Ok(topic)
+    Ok(value)
 }
 
-fn is_topic_char(c: char) -> bool {
+/// Whether `c` may appear in a topic name.
+pub fn is_topic_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')
 }
 

@@ -1,4 +1,4 @@
--- Claims up to batch_size PENDING messages of the topic (all of them due: messages due later
+-- Claims up to batch_size PENDING point-to-point messages of the topic (all of them due: messages due later
 -- are SCHEDULED), skipping rows other pollers hold and messages whose expiry has passed (the
 -- worker moves those to EXPIRED), and counts the claim. The candidates are
 -- locked in the inner SELECT and updated through the primary key, a plan that stays right
@@ -11,7 +11,8 @@ WITH claimed AS (
     WHERE m.id = ANY (ARRAY(
         SELECT id
         FROM mq.messages
-        WHERE status = 'PENDING' AND topic = $1 AND (expires_at IS NULL OR expires_at > $5)
+        WHERE status = 'PENDING' AND consumer_group IS NULL AND topic = $1
+          AND (expires_at IS NULL OR expires_at > $5)
         ORDER BY priority DESC, coalesce(next_retry_at, execute_at), id
         LIMIT $2
         FOR UPDATE SKIP LOCKED))
@@ -30,8 +31,8 @@ WITH claimed AS (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, pending_out, processing, counted_at)
-    SELECT $1, count(*), count(*), $5 FROM claimed HAVING count(*) > 0
+    INSERT INTO mq.metric_counts (topic, pending_out, processing, delivered, counted_at)
+    SELECT $1, count(*), count(*), count(*), $5 FROM claimed HAVING count(*) > 0
 )
 SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id, created_at, lease,
        due_at

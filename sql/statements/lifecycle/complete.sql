@@ -6,19 +6,22 @@ WITH done AS (
     SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
     WHERE id = $1 AND status = 'PROCESSING' AND ($2::uuid IS NULL OR lease = $2)
       AND ($3::text IS NULL OR topic = $3)
-    RETURNING id, topic, trace_id, consumer_id, retry_count
+    RETURNING id, topic, trace_id, consumer_id, retry_count, consumer_group
 )
 --trace{
 , traced AS (
     INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
     SELECT trace_id, id, topic, 'COMPLETED',
-           pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1),
+           pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1)
+           || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                   ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
            $4
     FROM done
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, processing, consumed, counted_at)
-    SELECT topic, -count(*), count(*), $4 FROM done GROUP BY topic
+    INSERT INTO mq.metric_counts (topic, consumer_group, processing, consumed, counted_at)
+    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4
+    FROM done GROUP BY topic, consumer_group
 )
 SELECT id FROM done

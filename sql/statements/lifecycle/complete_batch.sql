@@ -6,19 +6,22 @@ WITH done AS (
     FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::uuid[])) AS b(id, lease)
     WHERE m.id = b.id AND m.id = ANY ($1) AND m.status = 'PROCESSING' AND m.lease = b.lease
       AND ($3::text IS NULL OR m.topic = $3)
-    RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count
+    RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group
 )
 --trace{
 , traced AS (
     INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
     SELECT trace_id, id, topic, 'COMPLETED',
-           pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1),
+           pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1)
+           || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                   ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
            $4
     FROM done
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, processing, consumed, counted_at)
-    SELECT topic, -count(*), count(*), $4 FROM done GROUP BY topic
+    INSERT INTO mq.metric_counts (topic, consumer_group, processing, consumed, counted_at)
+    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4
+    FROM done GROUP BY topic, consumer_group
 )
 SELECT id FROM done

@@ -14,20 +14,29 @@ WITH doomed AS MATERIALIZED (
     SET status = 'EXPIRED', next_retry_at = NULL, updated_at = $2
     FROM doomed d
     WHERE m.id = d.id
-    RETURNING m.id, m.topic, m.payload, m.headers, m.priority, m.max_retries, m.trace_id,
-              m.retry_count, m.expires_at, d.status AS was
+    RETURNING m.id, m.topic, m.consumer_group,
+              coalesce(m.payload, (SELECT p.payload FROM mq.payloads p WHERE p.id = m.payload_id))
+                  AS payload,
+              CASE WHEN m.payload_id IS NULL THEN m.headers
+                   ELSE (SELECT p.headers FROM mq.payloads p WHERE p.id = m.payload_id) END
+                  AS headers,
+              m.priority, m.max_retries, m.trace_id, m.retry_count, m.expires_at, d.status AS was
 ), dead AS (
     INSERT INTO mq.dead_letters
         (original_id, topic, payload, headers, priority, max_retries, trace_id, error_message,
-         retry_count, created_at)
-    SELECT id, topic, payload, headers, priority, max_retries, trace_id, 'expired', retry_count, $2
+         retry_count, created_at, consumer_group)
+    SELECT id, topic, payload, headers, priority, max_retries, trace_id, 'expired', retry_count, $2,
+           consumer_group
     FROM expired
     RETURNING id, original_id
 )
 --trace{
 , traced AS (
     INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
-    SELECT trace_id, id, topic, 'EXPIRED', pg_catalog.jsonb_build_object('expires_at', expires_at), $2
+    SELECT trace_id, id, topic, 'EXPIRED',
+           pg_catalog.jsonb_build_object('expires_at', expires_at)
+           || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                   ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END, $2
     FROM expired
     UNION ALL
     SELECT e.trace_id, e.id, e.topic, 'DEAD_LETTERED',
@@ -37,10 +46,11 @@ WITH doomed AS MATERIALIZED (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, pending_out, delayed, dead_letters, expired, counted_at)
-    SELECT topic, count(*) FILTER (WHERE was = 'PENDING'), -count(*) FILTER (WHERE was = 'SCHEDULED'),
-           count(*), count(*), $2
+    INSERT INTO mq.metric_counts
+        (topic, consumer_group, pending_out, delayed, dead_letters, expired, counted_at)
+    SELECT topic, coalesce(consumer_group, ''), count(*) FILTER (WHERE was = 'PENDING'),
+           -count(*) FILTER (WHERE was = 'SCHEDULED'), count(*), count(*), $2
     FROM expired
-    GROUP BY topic
+    GROUP BY topic, consumer_group
 )
 SELECT topic, count(*) AS expired FROM expired GROUP BY topic

@@ -21,16 +21,20 @@ WITH outcome AS (
         updated_at = $4
     FROM outcome o
     WHERE m.id = o.id AND m.id = ANY($1) AND m.status = 'PROCESSING'
-    RETURNING m.id, m.topic, m.payload, m.headers, m.priority, m.max_retries, m.trace_id,
-              m.retry_count, m.consumer_id, m.next_retry_at, m.status
+    RETURNING m.id, m.topic, m.consumer_group, m.payload, m.payload_id, m.headers, m.priority,
+              m.max_retries, m.trace_id, m.retry_count, m.consumer_id, m.next_retry_at, m.status
 ), dead AS (
     INSERT INTO mq.dead_letters
         (original_id, topic, payload, headers, priority, max_retries, trace_id, error_message,
-         retry_count, created_at)
-    SELECT id, topic, payload, headers, priority, max_retries, trace_id,
-           CASE WHEN status = 'EXPIRED' THEN 'expired' ELSE $3 END, retry_count, $4
-    FROM settled
-    WHERE status IN ('FAILED', 'EXPIRED')
+         retry_count, created_at, consumer_group)
+    SELECT s.id, s.topic, coalesce(s.payload, p.payload),
+           CASE WHEN s.payload_id IS NULL THEN s.headers ELSE p.headers END,
+           s.priority, s.max_retries, s.trace_id,
+           CASE WHEN s.status = 'EXPIRED' THEN 'expired' ELSE $3 END, s.retry_count, $4,
+           s.consumer_group
+    FROM settled s
+    LEFT JOIN mq.payloads p ON p.id = s.payload_id
+    WHERE s.status IN ('FAILED', 'EXPIRED')
     RETURNING id, original_id
 )
 --trace{
@@ -38,7 +42,9 @@ WITH outcome AS (
     INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
     SELECT trace_id, id, topic, CASE WHEN status = 'FAILED' THEN 'FAILED' ELSE $5 END,
            pg_catalog.jsonb_build_object('error', $3, 'attempt', retry_count,
-                                         'consumer_id', consumer_id, 'next_retry_at', next_retry_at),
+                                         'consumer_id', consumer_id, 'next_retry_at', next_retry_at)
+           || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                   ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
            $4
     FROM settled
     UNION ALL
@@ -54,15 +60,15 @@ WITH outcome AS (
 --}trace
 , counted AS (
     INSERT INTO mq.metric_counts
-        (topic, processing, pending_in, delayed, dead_letters, failed, dead_lettered, expired,
-         oldest_due, counted_at)
-    SELECT topic, -count(*), count(*) FILTER (WHERE status = 'PENDING'),
+        (topic, consumer_group, processing, pending_in, delayed, dead_letters, failed,
+         dead_lettered, expired, oldest_due, counted_at)
+    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*) FILTER (WHERE status = 'PENDING'),
            count(*) FILTER (WHERE status = 'SCHEDULED'),
            count(*) FILTER (WHERE status IN ('FAILED', 'EXPIRED')),
            count(*), count(*) FILTER (WHERE status = 'FAILED'),
            count(*) FILTER (WHERE status = 'EXPIRED'),
            min(next_retry_at) FILTER (WHERE status = 'PENDING'), $4
     FROM settled
-    GROUP BY topic
+    GROUP BY topic, consumer_group
 )
-SELECT id, status, topic FROM settled
+SELECT id, status, topic, consumer_group FROM settled

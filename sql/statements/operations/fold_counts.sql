@@ -1,41 +1,44 @@
--- Folds the changes appended to mq.metric_counts into the per-topic totals (rows appended
--- while this runs are left for the next fold). A topic whose PENDING messages were claimed or
--- removed has its oldest pending message looked up again; for the others the earliest of what
--- the totals remember and what became PENDING since is still right. A topic that received
--- messages and is not in the catalog yet is registered with the server's settings, unless a
--- session is registering it right now (see topics/register_topic.sql: the fold never waits).
--- The caller holds the lock that serializes folds.
+-- Folds the changes appended to mq.metric_counts into the totals per topic and consumer group
+-- (rows appended while this runs are left for the next fold). A topic and group whose PENDING
+-- messages were claimed or removed has its oldest pending message looked up again; for the
+-- others the earliest of what the totals remember and what became PENDING since is still
+-- right. A topic that received messages and is not in the catalog yet is registered with the
+-- server's settings, unless a session is registering it right now (see
+-- topics/register_topic.sql: the fold never waits). The caller holds the lock that serializes
+-- folds.
 WITH moved AS (
     DELETE FROM mq.metric_counts
-    RETURNING topic, pending_in, pending_out, delayed, processing, dead_letters, consumed, failed,
-              dead_lettered, expired, oldest_due
+    RETURNING topic, consumer_group, pending_in, pending_out, delayed, processing, dead_letters,
+              consumed, failed, dead_lettered, expired, delivered, oldest_due, counted_at
 ), sums AS (
-    SELECT topic,
+    SELECT topic, consumer_group,
            sum(pending_in - pending_out) AS pending, sum(pending_out) AS pending_out,
            sum(delayed) AS delayed, sum(processing) AS processing,
            sum(dead_letters) AS dead_letters, sum(consumed) AS consumed, sum(failed) AS failed,
            sum(dead_lettered) AS dead_lettered, sum(expired) AS expired,
+           sum(delivered) AS delivered,
+           max(counted_at) FILTER (WHERE delivered > 0) AS last_delivery_at,
            min(oldest_due) AS oldest_due,
            bool_or(pending_in > 0 OR delayed > 0) AS received
     FROM moved
-    GROUP BY topic
+    GROUP BY topic, consumer_group
 ), registered AS (
     INSERT INTO mq.topics (topic, created_at, updated_at)
-    SELECT topic, $1, $1 FROM sums
+    SELECT DISTINCT topic, $1::timestamptz, $1::timestamptz FROM sums
     WHERE received AND pg_catalog.pg_try_advisory_xact_lock(1836152, pg_catalog.hashtext(topic))
     ON CONFLICT (topic) DO NOTHING
 )
 INSERT INTO mq.metric_totals AS t
-    (topic, pending, delayed, processing, dead_letters, consumed, failed, dead_lettered,
-     expired, oldest_due, updated_at)
-SELECT s.topic, s.pending, s.delayed, s.processing, s.dead_letters, s.consumed, s.failed,
-       s.dead_lettered, s.expired,
-       CASE WHEN s.pending_out > 0 THEN mq.oldest_pending_due(s.topic)
+    (topic, consumer_group, pending, delayed, processing, dead_letters, consumed, failed,
+     dead_lettered, expired, delivered, last_delivery_at, oldest_due, updated_at)
+SELECT s.topic, s.consumer_group, s.pending, s.delayed, s.processing, s.dead_letters,
+       s.consumed, s.failed, s.dead_lettered, s.expired, s.delivered, s.last_delivery_at,
+       CASE WHEN s.pending_out > 0 THEN mq.oldest_pending_due(s.topic, s.consumer_group)
             ELSE least(old.oldest_due, s.oldest_due) END,
        $1
 FROM sums s
-LEFT JOIN mq.metric_totals old ON old.topic = s.topic
-ON CONFLICT (topic) DO UPDATE
+LEFT JOIN mq.metric_totals old ON old.topic = s.topic AND old.consumer_group = s.consumer_group
+ON CONFLICT (topic, consumer_group) DO UPDATE
 SET pending = t.pending + excluded.pending,
     delayed = t.delayed + excluded.delayed,
     processing = t.processing + excluded.processing,
@@ -44,5 +47,7 @@ SET pending = t.pending + excluded.pending,
     failed = t.failed + excluded.failed,
     dead_lettered = t.dead_lettered + excluded.dead_lettered,
     expired = t.expired + excluded.expired,
+    delivered = t.delivered + excluded.delivered,
+    last_delivery_at = greatest(t.last_delivery_at, excluded.last_delivery_at),
     oldest_due = CASE WHEN t.pending + excluded.pending > 0 THEN excluded.oldest_due END,
     updated_at = excluded.updated_at

@@ -1,4 +1,5 @@
--- Deletes the topic's waiting messages (PENDING and SCHEDULED), writing a PURGED trace row for
+-- Deletes the topic's waiting messages (PENDING and SCHEDULED; its waiting deliveries to
+-- consumer groups too), writing a PURGED trace row for
 -- each, and counts them; returns how many. Rows another session is changing at that moment (a
 -- message being failed back to PENDING, say) are skipped, not waited for: purge never waits,
 -- so it cannot deadlock with consumers that lock several messages.
@@ -7,7 +8,7 @@ WITH doomed AS (
     FOR UPDATE SKIP LOCKED
 ), purged AS (
     DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id
-    RETURNING m.id, m.topic, m.trace_id, m.retry_count, m.status
+    RETURNING m.id, m.topic, m.trace_id, m.retry_count, m.status, m.consumer_group
 )
 --trace{
 , traced AS (
@@ -18,9 +19,9 @@ WITH doomed AS (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, pending_out, delayed, counted_at)
-    SELECT $1, count(*) FILTER (WHERE status = 'PENDING'),
+    INSERT INTO mq.metric_counts (topic, consumer_group, pending_out, delayed, counted_at)
+    SELECT $1, coalesce(consumer_group, ''), count(*) FILTER (WHERE status = 'PENDING'),
            -count(*) FILTER (WHERE status = 'SCHEDULED'), $2
-    FROM purged HAVING count(*) > 0
+    FROM purged GROUP BY consumer_group
 )
 SELECT count(*) FROM purged

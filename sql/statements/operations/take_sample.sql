@@ -5,8 +5,8 @@ WITH snapshot AS (
     RETURNING sampled_at
 )
 INSERT INTO mq.metric_samples
-    (topic, sampled_at, pending, delayed, processing, consumed_total, failed_total,
-     dead_letter_total, oldest_pending_age, expired_total)
-SELECT m.topic, s.sampled_at, m.pending, m.delayed, m.processing, m.consumed_total,
+    (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
+     failed_total, dead_letter_total, oldest_pending_age, expired_total)
+SELECT m.topic, m.consumer_group, s.sampled_at, m.pending, m.delayed, m.processing, m.consumed_total,
        m.failed_total, m.dead_letter_total, m.oldest_pending_age, m.expired_total
 FROM snapshot s CROSS JOIN mq.current_metrics($1) m

@@ -9,7 +9,7 @@ WITH doomed AS MATERIALIZED (
 ), removed AS (
     DELETE FROM mq.messages m USING doomed d
     WHERE m.id = d.id AND m.status IN ('SCHEDULED', 'PENDING', 'PROCESSING')
-    RETURNING m.id, m.topic, m.trace_id, m.retry_count, m.status
+    RETURNING m.id, m.topic, m.trace_id, m.retry_count, m.status, m.consumer_group
 ), catalog AS (
     DELETE FROM mq.topics WHERE topic = $1
 )
@@ -23,10 +23,11 @@ WITH doomed AS MATERIALIZED (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, pending_out, delayed, processing, counted_at)
-    SELECT $1, count(*) FILTER (WHERE status = 'PENDING'),
+    INSERT INTO mq.metric_counts
+        (topic, consumer_group, pending_out, delayed, processing, counted_at)
+    SELECT $1, coalesce(consumer_group, ''), count(*) FILTER (WHERE status = 'PENDING'),
            -count(*) FILTER (WHERE status = 'SCHEDULED'),
            -count(*) FILTER (WHERE status = 'PROCESSING'), $2
-    FROM removed HAVING count(*) > 0
+    FROM removed GROUP BY consumer_group
 )
 SELECT count(*) FROM removed

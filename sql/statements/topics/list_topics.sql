@@ -13,6 +13,9 @@ SELECT coalesce(t.topic, m.topic) AS topic, t.max_retries,
        coalesce(m.pending, 0) AS pending, coalesce(m.delayed, 0) AS delayed,
        coalesce(m.processing, 0) AS processing, coalesce(m.dead_letters, 0) AS dead_letters
 FROM mq.topics t
-FULL JOIN mq.current_metrics($1) m ON m.topic = t.topic
+FULL JOIN (SELECT c.topic, sum(c.pending)::bigint AS pending, sum(c.delayed)::bigint AS delayed,
+                  sum(c.processing)::bigint AS processing,
+                  sum(c.dead_letters)::bigint AS dead_letters
+           FROM mq.current_metrics($1) c GROUP BY c.topic) m ON m.topic = t.topic
 WHERE t.topic IS NOT NULL OR m.pending + m.delayed + m.processing > 0
 ORDER BY 1

@@ -29,6 +29,7 @@ fn main() {
             ("replay", replay_sweep),
             ("operations", operations_sweep),
             ("topics", topics_sweep),
+            ("subscriptions", subscriptions_sweep),
         ],
     );
 }
@@ -1863,6 +1864,218 @@ fn topics_sweep(cluster: &Cluster) {
                         "{} failed but changed the topic",
                         shorten(&case.sql())
                     );
+                    Ok(())
+                }
+                (Ok(_), Some(state)) => Err(TestCaseError::fail(format!(
+                    "{}: expected SQLSTATE {state}, it succeeded",
+                    shorten(&case.sql())
+                ))),
+                (Err(e), expected) => Err(TestCaseError::fail(format!(
+                    "{}: expected {}, got {} {e}",
+                    shorten(&case.sql()),
+                    expected.unwrap_or("success"),
+                    sqlstate(&e)
+                ))),
+            }
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publish–subscribe: mq_subscribe, mq_unsubscribe, mq_subscriptions, mq_poll with a group.
+
+#[derive(Debug, Clone)]
+enum PatternArg {
+    Valid(String),
+    Null,
+    Bad(String),
+}
+
+impl PatternArg {
+    fn sql(&self) -> String {
+        match self {
+            PatternArg::Valid(p) | PatternArg::Bad(p) => lit(p),
+            PatternArg::Null => "NULL::text".into(),
+        }
+    }
+    fn error(&self) -> Option<&'static str> {
+        match self {
+            PatternArg::Valid(_) => None,
+            PatternArg::Null => Some("22004"),
+            PatternArg::Bad(_) => Some("22023"),
+        }
+    }
+}
+
+fn pattern_arg() -> BoxedStrategy<PatternArg> {
+    prop_oneof![
+        6 => prop::sample::select(vec!["bs.*", "bs.#", "bs.a", "#", "bs.*.x", "*.b"])
+            .prop_map(|p| PatternArg::Valid(p.to_owned())),
+        1 => Just(PatternArg::Null),
+        2 => prop::sample::select(vec!["", "bs..a", ".bs", "bs.", "b*s", "bs.#x", "a b", "é.x"])
+            .prop_map(|p| PatternArg::Bad(p.to_owned())),
+        1 => "[a-z]{256,270}".prop_map(PatternArg::Bad),
+    ]
+    .boxed()
+}
+
+/// A consumer group's name (the topic rules, for argument consumer_group).
+fn group_arg() -> BoxedStrategy<Topic> {
+    maybe_bad(
+        prop::sample::select(vec!["bg-one", "bg-two", "bg.three"])
+            .prop_map(|g| Topic::Valid(g.to_owned())),
+        bad_topic(),
+        6,
+    )
+}
+
+#[derive(Debug, Clone)]
+enum SubscriptionCall {
+    /// start_at: seconds ago (negative: in the future), or None.
+    Subscribe(Topic, PatternArg, Option<i64>),
+    Unsubscribe(Topic, Option<PatternArg>),
+    List(Option<Topic>),
+    /// topic (None: NULL), group.
+    Poll(Option<Topic>, Topic),
+}
+
+impl SubscriptionCall {
+    fn sql(&self) -> String {
+        match self {
+            SubscriptionCall::Subscribe(g, p, at) => format!(
+                "SELECT mq_subscribe({}, {}, {})::text",
+                g.sql(),
+                p.sql(),
+                at.map_or("NULL::timestamptz".into(), |s| format!(
+                    "clock_timestamp() - interval '{s} seconds'"
+                ))
+            ),
+            SubscriptionCall::Unsubscribe(g, p) => format!(
+                "SELECT mq_unsubscribe({}, {})::text",
+                g.sql(),
+                p.as_ref().map_or("NULL::text".into(), PatternArg::sql)
+            ),
+            SubscriptionCall::List(g) => format!(
+                "SELECT count(*)::text FROM mq_subscriptions({})",
+                g.as_ref().map_or("NULL::text".into(), Topic::sql)
+            ),
+            SubscriptionCall::Poll(t, g) => format!(
+                "SELECT count(*)::text FROM mq_poll({}, 5, consumer_group => {})",
+                t.as_ref().map_or("NULL::text".into(), Topic::sql),
+                g.sql()
+            ),
+        }
+    }
+    fn errors(&self) -> Vec<Option<&'static str>> {
+        match self {
+            SubscriptionCall::Subscribe(g, p, at) => {
+                vec![g.error(), p.error(), at.filter(|s| *s < 0).map(|_| "22023")]
+            }
+            SubscriptionCall::Unsubscribe(g, p) => {
+                // A NULL pattern is every pattern of the group.
+                let pattern = p.as_ref().and_then(|p| match p {
+                    PatternArg::Null => None,
+                    other => other.error(),
+                });
+                vec![g.error(), pattern]
+            }
+            SubscriptionCall::List(g) => vec![g.as_ref().and_then(Topic::error)],
+            SubscriptionCall::Poll(t, g) => {
+                // A NULL group is point-to-point: then the topic is required.
+                let group = match g {
+                    Topic::Null => None,
+                    other => other.error(),
+                };
+                let topic = match (t, g) {
+                    (None | Some(Topic::Null), Topic::Null) => Some("22004"),
+                    (None | Some(Topic::Null), _) => None,
+                    (Some(t), _) => t.error(),
+                };
+                vec![group, topic]
+            }
+        }
+    }
+}
+
+fn subscription_call() -> impl Strategy<Value = SubscriptionCall> {
+    let pool_topic = || {
+        maybe_bad(
+            prop::sample::select(vec!["bs.a", "bs.b.x", "other"])
+                .prop_map(|t| Topic::Valid(t.to_owned())),
+            bad_topic(),
+            6,
+        )
+    };
+    prop_oneof![
+        3 => (group_arg(), pattern_arg(), proptest::option::weighted(0.3, -1_000i64..100_000))
+            .prop_map(|(g, p, a)| SubscriptionCall::Subscribe(g, p, a)),
+        2 => (group_arg(), proptest::option::weighted(0.6, pattern_arg()))
+            .prop_map(|(g, p)| SubscriptionCall::Unsubscribe(g, p)),
+        1 => proptest::option::weighted(0.5, group_arg()).prop_map(SubscriptionCall::List),
+        3 => (proptest::option::weighted(0.6, pool_topic()), group_arg())
+            .prop_map(|(t, g)| SubscriptionCall::Poll(t, g)),
+    ]
+    .prop_filter("at most one faulty argument", |c| {
+        at_most_one_fault(&c.errors())
+    })
+}
+
+fn subscriptions_sweep(cluster: &Cluster) {
+    sweep(
+        cluster,
+        "subscriptions",
+        cases(600),
+        subscription_call(),
+        |client, case| {
+            let subscriptions = |client: &mut Client| -> Vec<String> {
+                client
+                .query(
+                    "SELECT consumer_group || ' ' || topic_pattern FROM mq.subscriptions ORDER BY 1",
+                    &[],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+            };
+            let before = subscriptions(client);
+            let mut expected = first_error(&case.errors());
+            if expected.is_none() {
+                // A group polled must have a subscription.
+                if let SubscriptionCall::Poll(_, Topic::Valid(g)) = &case {
+                    if !before
+                        .iter()
+                        .any(|s| s.split(' ').next() == Some(g.as_str()))
+                    {
+                        expected = Some("42704");
+                    }
+                }
+            }
+            match (client.query(case.sql().as_str(), &[]), expected) {
+                (Ok(_), None) => {
+                    let after = subscriptions(client);
+                    match &case {
+                        SubscriptionCall::Subscribe(Topic::Valid(g), PatternArg::Valid(p), _) => {
+                            let wanted = format!("{g} {p}");
+                            prop_assert!(after.contains(&wanted));
+                        }
+                        SubscriptionCall::Unsubscribe(Topic::Valid(g), p) => {
+                            let gone = |s: &String| {
+                                let mut parts = s.splitn(2, ' ');
+                                let (sg, sp) = (parts.next().unwrap(), parts.next().unwrap());
+                                sg == g
+                                    && p.as_ref().is_none_or(
+                                        |p| matches!(p, PatternArg::Valid(v) if v == sp),
+                                    )
+                            };
+                            prop_assert!(!after.iter().any(gone));
+                        }
+                        _ => prop_assert_eq!(after, before),
+                    }
+                    Ok(())
+                }
+                (Err(e), Some(state)) if sqlstate(&e) == state => {
+                    prop_assert_eq!(subscriptions(client), before);
                     Ok(())
                 }
                 (Ok(_), Some(state)) => Err(TestCaseError::fail(format!(

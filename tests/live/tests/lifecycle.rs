@@ -223,21 +223,26 @@ fn load_previous_queue(client: &mut Client) -> (i64, uuid::Uuid) {
 fn contents_as_updated(client: &mut impl GenericClient) -> Vec<String> {
     let mut out: Vec<String> = client
         .query(
-            "SELECT 'mq.messages ' || (to_jsonb(t) || jsonb_build_object('expires_at', NULL) \
+            "SELECT 'mq.messages ' || (to_jsonb(t) || jsonb_build_object('expires_at', NULL, \
+                 'consumer_group', NULL, 'payload_id', NULL) \
                  || CASE WHEN t.status = 'PENDING' \
                  AND coalesce(t.next_retry_at, t.execute_at) > now() \
                  THEN jsonb_build_object('status', 'SCHEDULED') ELSE '{}' END)::text \
              FROM mq.messages t \
              UNION ALL \
-             SELECT 'mq.metric_samples ' || (to_jsonb(t) || jsonb_build_object('expired_total', 0))::text \
-             FROM mq.metric_samples t",
+             SELECT 'mq.metric_samples ' || (to_jsonb(t) \
+                 || jsonb_build_object('expired_total', 0, 'consumer_group', ''))::text \
+             FROM mq.metric_samples t \
+             UNION ALL \
+             SELECT 'mq.dead_letters ' || (to_jsonb(t) || jsonb_build_object('consumer_group', NULL))::text \
+             FROM mq.dead_letters t",
             &[],
         )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    out.extend(contents_of(client, &KEPT_TABLES[1..4]));
+    out.extend(contents_of(client, &KEPT_TABLES[2..4]));
     out.sort();
     out
 }

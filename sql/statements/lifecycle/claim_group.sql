@@ -1,0 +1,46 @@
+-- Claims up to batch_size PENDING deliveries of the topic to the consumer group (all of them due: deliveries due later
+-- are SCHEDULED), skipping rows other pollers hold and messages whose expiry has passed (the
+-- worker moves those to EXPIRED), and counts the claim. The candidates are
+-- locked in the inner SELECT and updated through the primary key, a plan that stays right
+-- whatever the batch size. Rows come back unordered, with their due time; the caller sorts
+-- them.
+WITH claimed AS (
+    UPDATE mq.messages m
+    SET status = 'PROCESSING', consumer_id = $3, locked_at = $5, locked_until = $5 + $4,
+        lease = pg_catalog.gen_random_uuid(), updated_at = $5
+    WHERE m.id = ANY (ARRAY(
+        SELECT id
+        FROM mq.messages
+        WHERE status = 'PENDING' AND consumer_group = $6 AND topic = $1
+          AND (expires_at IS NULL OR expires_at > $5)
+        ORDER BY priority DESC, coalesce(next_retry_at, execute_at), id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED))
+    RETURNING m.id, m.topic,
+              coalesce(m.payload, (SELECT p.payload FROM mq.payloads p WHERE p.id = m.payload_id))
+                  AS payload,
+              CASE WHEN m.payload_id IS NULL THEN m.headers
+                   ELSE (SELECT p.headers FROM mq.payloads p WHERE p.id = m.payload_id) END
+                  AS headers,
+              m.priority, m.retry_count, m.max_retries,
+              m.trace_id, m.created_at, m.lease, m.locked_until,
+              coalesce(m.next_retry_at, m.execute_at) AS due_at
+)
+--trace{
+, traced AS (
+    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    SELECT trace_id, id, topic, 'PROCESSING',
+           pg_catalog.jsonb_build_object('consumer_id', $3, 'attempt', retry_count + 1,
+                                         'locked_until', locked_until, 'consumer_group', $6),
+           $5
+    FROM claimed
+)
+--}trace
+, counted AS (
+    INSERT INTO mq.metric_counts
+        (topic, consumer_group, pending_out, processing, delivered, counted_at)
+    SELECT $1, $6, count(*), count(*), count(*), $5 FROM claimed HAVING count(*) > 0
+)
+SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id, created_at, lease,
+       due_at
+FROM claimed
