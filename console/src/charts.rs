@@ -263,8 +263,15 @@ mod tests {
         }
         let doc = json!({"timeSeries": {"queueDepth": points}});
         let data = shape(&doc, ChartWindow::Hour);
-        let names: Vec<&str> = data.charts[0].lines.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["total", "topic49", "topic48", "topic47", "topic46", "topic45"]);
+        let names: Vec<&str> = data.charts[0]
+            .lines
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["total", "topic49", "topic48", "topic47", "topic46", "topic45"]
+        );
     }
 
     #[test]

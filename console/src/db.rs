@@ -109,9 +109,8 @@ impl Db {
     /// A pool for `url`; every new connection gets `statement_timeout` and UTC. Connects
     /// lazily: a database that is down at start-up is reported by /healthz, not fatal.
     pub fn new(url: &str, pool_size: u16, statement_timeout: Duration) -> Result<Db, String> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| format!("bad database URL: {e}"))?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| format!("bad database URL: {e}"))?;
         if config.get_application_name().is_none() {
             config.application_name("mq-console");
         }
@@ -240,7 +239,11 @@ mod tests {
 
     #[test]
     fn roles_follow_privileges() {
-        let admin = catalog(&[("mq_replay", true), ("mq_replay_batch", true), ("mq_metrics", true)]);
+        let admin = catalog(&[
+            ("mq_replay", true),
+            ("mq_replay_batch", true),
+            ("mq_metrics", true),
+        ]);
         assert_eq!(admin.role_kind(), "admin");
         assert!(admin.can_replay());
         assert!(!admin.can_pause(), "mq_pause is not installed");
@@ -253,8 +256,14 @@ mod tests {
     #[test]
     fn require_tells_missing_from_forbidden() {
         let c = catalog(&[("mq_replay", false)]);
-        assert!(matches!(c.require("mq_pause"), Err(AppError::Unavailable(_))));
-        assert!(matches!(c.require("mq_replay"), Err(AppError::Forbidden(_))));
+        assert!(matches!(
+            c.require("mq_pause"),
+            Err(AppError::Unavailable(_))
+        ));
+        assert!(matches!(
+            c.require("mq_replay"),
+            Err(AppError::Forbidden(_))
+        ));
         let c = catalog(&[("mq_pause", true)]);
         assert!(c.require("mq_pause").is_ok());
     }

@@ -49,8 +49,12 @@ impl AppError {
             | AppError::Conflict(m)
             | AppError::Unavailable(m)
             | AppError::Internal(m) => m.clone(),
-            AppError::Unauthorized => "log in first: a session, or Authorization: Bearer <token>".to_owned(),
-            AppError::Timeout => "the database did not answer within the statement timeout".to_owned(),
+            AppError::Unauthorized => {
+                "log in first: a session, or Authorization: Bearer <token>".to_owned()
+            }
+            AppError::Timeout => {
+                "the database did not answer within the statement timeout".to_owned()
+            }
             AppError::DatabaseDown(m) => format!("the database is not reachable: {m}"),
         }
     }
@@ -115,11 +119,17 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(AppError::missing("mq_pause").status(), StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(
+            AppError::missing("mq_pause").status(),
+            StatusCode::NOT_IMPLEMENTED
+        );
         assert!(AppError::missing("mq_pause")
             .message()
             .contains("not available in this pg_mq version"));
-        assert_eq!(AppError::Forbidden("x".into()).status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            AppError::Forbidden("x".into()).status(),
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(
             AppError::from(BadParam("p".into())).status(),
             StatusCode::BAD_REQUEST

@@ -41,7 +41,9 @@ async fn run(args: Args, token: Option<String>) -> Result<(), String> {
     let db = Db::new(&args.database_url, args.pool_size, args.statement_timeout)?;
     let catalog = db.refresh().await;
     match &catalog.error {
-        Some(e) => eprintln!("mq-console: the database is not usable yet ({e}); /healthz says so until it is"),
+        Some(e) => eprintln!(
+            "mq-console: the database is not usable yet ({e}); /healthz says so until it is"
+        ),
         None => {
             let missing: Vec<&str> = mq_console::queries::FUNCTIONS
                 .iter()
@@ -73,7 +75,11 @@ async fn run(args: Args, token: Option<String>) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!(
         "mq-console: listening on http://{local}/ ({})",
-        if token.is_some() { "login with MQ_CONSOLE_TOKEN" } else { "no token: loopback only, no login" }
+        if token.is_some() {
+            "login with MQ_CONSOLE_TOKEN"
+        } else {
+            "no token: loopback only, no login"
+        }
     );
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown())

@@ -78,9 +78,14 @@ FROM pg_catalog.pg_proc p
 WHERE p.proname = ANY($1::text[]) AND pg_catalog.pg_function_is_visible(p.oid)
 ORDER BY p.pronargs";
 
+// Through the catalogs rather than to_regclass('mq.messages'), which raises an error for a role
+// without USAGE on schema mq (a monitor).
 const CATALOG_ROLE: &str = "\
 SELECT current_user::text,
-       coalesce(pg_catalog.has_table_privilege(pg_catalog.to_regclass('mq.messages'), 'SELECT'), false)";
+       EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'mq' AND c.relname = 'messages'
+                 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                 AND pg_catalog.has_table_privilege(c.oid, 'SELECT'))";
 
 /// Which pg_mq functions exist, their input arguments, and what the role may execute.
 pub async fn catalog(client: &Client) -> Result<Catalog, AppError> {
@@ -271,7 +276,10 @@ pub async fn topics(
     let limit = i64::from(paging.page_size);
     let offset = paging.offset();
     let rows = json_rows(client, &sql, &[&search, &limit, &offset]).await?;
-    let total = rows.first().and_then(|r| r.get_i64("total_rows")).unwrap_or(0);
+    let total = rows
+        .first()
+        .and_then(|r| r.get_i64("total_rows"))
+        .unwrap_or(0);
     Ok(TopicList {
         topics: rows.iter().map(typed).collect::<Result<_, _>>()?,
         total,
@@ -290,11 +298,14 @@ pub async fn topic(
     rows.first().map(typed).transpose()
 }
 
-const TOPIC_CONFIG: &str =
-    "SELECT row_to_json(c)::text FROM mq_topic_config($1::text) c LIMIT 501";
+const TOPIC_CONFIG: &str = "SELECT row_to_json(c)::text FROM mq_topic_config($1::text) c LIMIT 501";
 
 /// Configuration of a topic, each value with its source (argument, topic, server).
-pub async fn topic_config(client: &Client, catalog: &Catalog, topic: &str) -> Result<Capped, AppError> {
+pub async fn topic_config(
+    client: &Client,
+    catalog: &Catalog,
+    topic: &str,
+) -> Result<Capped, AppError> {
     catalog.require("mq_topic_config")?;
     Ok(capped(json_rows(client, TOPIC_CONFIG, &[&topic]).await?))
 }
@@ -312,13 +323,26 @@ const BLOCKED_KEYS: &str =
     "SELECT row_to_json(b)::text FROM mq_blocked_keys($1::text, NULL::text) b LIMIT 501";
 
 /// Ordering keys of a topic whose head message holds the rest back.
-pub async fn blocked_keys(client: &Client, catalog: &Catalog, topic: &str) -> Result<Capped, AppError> {
+pub async fn blocked_keys(
+    client: &Client,
+    catalog: &Catalog,
+    topic: &str,
+) -> Result<Capped, AppError> {
     catalog.require("mq_blocked_keys")?;
     Ok(capped(json_rows(client, BLOCKED_KEYS, &[&topic]).await?))
 }
 
-const PAUSE: &str = "SELECT mq_pause($1::text, $2::text)";
-const RESUME: &str = "SELECT mq_resume($1::text, $2::text)";
+const PAUSE: &str = "SELECT mq_pause($1::text)";
+const PAUSE_GROUP: &str = "SELECT mq_pause($1::text, consumer_group => $2::text)";
+const RESUME: &str = "SELECT mq_resume($1::text)";
+const RESUME_GROUP: &str = "SELECT mq_resume($1::text, consumer_group => $2::text)";
+
+/// Whether the installed mq_pause and mq_resume can pause one consumer group of a topic.
+pub fn pause_takes_group(catalog: &Catalog) -> bool {
+    ["mq_pause", "mq_resume"]
+        .iter()
+        .all(|f| catalog.args(f).iter().any(|a| a == "consumer_group"))
+}
 
 /// Pauses (or with `pause` false resumes) a topic, or one consumer group of it. Returns
 /// what pg_mq returns: whether anything changed.
@@ -329,13 +353,28 @@ pub async fn set_paused(
     group: Option<&str>,
     pause: bool,
 ) -> Result<bool, AppError> {
-    let (function, sql) = if pause {
-        ("mq_pause", PAUSE)
-    } else {
-        ("mq_resume", RESUME)
-    };
+    let function = if pause { "mq_pause" } else { "mq_resume" };
     catalog.require(function)?;
-    let row = client.query_one(sql, &[&topic, &group]).await?;
+    let row = match group {
+        None => {
+            client
+                .query_one(if pause { PAUSE } else { RESUME }, &[&topic])
+                .await?
+        }
+        Some(_) if !pause_takes_group(catalog) => {
+            return Err(AppError::BadRequest(format!(
+                "{function} of one consumer group is not available in this pg_mq version"
+            )))
+        }
+        Some(group) => {
+            client
+                .query_one(
+                    if pause { PAUSE_GROUP } else { RESUME_GROUP },
+                    &[&topic, &group],
+                )
+                .await?
+        }
+    };
     Ok(row.try_get::<_, Option<bool>>(0)?.unwrap_or(false))
 }
 
@@ -463,7 +502,10 @@ pub async fn message(client: &Client, catalog: &Catalog, id: i64) -> Result<Opti
             catalog.user
         )));
     }
-    Ok(json_rows(client, MESSAGE_BY_ID, &[&id]).await?.into_iter().next())
+    Ok(json_rows(client, MESSAGE_BY_ID, &[&id])
+        .await?
+        .into_iter()
+        .next())
 }
 
 const TRACE: &str = "\
@@ -489,13 +531,15 @@ pub async fn trace(
         return Ok(c);
     }
     catalog.require("mq_traces")?;
-    Ok(capped(json_rows(client, MESSAGE_TRACES, &[&message_id]).await?))
+    Ok(capped(
+        json_rows(client, MESSAGE_TRACES, &[&message_id]).await?,
+    ))
 }
 
 const DEAD_LETTERS: &str = "\
 SELECT row_to_json(r)::text FROM (SELECT d.id, d.original_id, d.topic, d.error_message, d.retry_count, \
-d.created_at, d.replayed, d.replayed_at, d.replayed_message_id, d.trace_id, \
-left(d.payload::text, 200) AS payload \
+d.created_at, left(d.payload::text, 200) AS payload, d.replayed, d.replayed_at, d.replayed_message_id, \
+d.trace_id \
 FROM mq_dead_letters(topic => $1::text, replayed => $2::boolean, page => $3::int, page_size => $4::int) d) r";
 
 /// A page of dead letters.
@@ -564,7 +608,11 @@ pub async fn replay_matching(
 const CONSUMERS: &str = "SELECT row_to_json(c)::text FROM mq_consumers($1::text) c LIMIT 501";
 
 /// Consumers seen by pg_mq (of one topic, or all).
-pub async fn consumers(client: &Client, catalog: &Catalog, topic: Option<&str>) -> Result<Capped, AppError> {
+pub async fn consumers(
+    client: &Client,
+    catalog: &Catalog,
+    topic: Option<&str>,
+) -> Result<Capped, AppError> {
     catalog.require("mq_consumers")?;
     Ok(capped(json_rows(client, CONSUMERS, &[&topic]).await?))
 }
@@ -626,7 +674,12 @@ mod tests {
         later.push("ordering_key".into());
         let (sql, used) = messages_sql(&later);
         assert_eq!(used, [0, 1, 2, 4]);
-        assert!(sql.contains("ordering_key => $4::text::text, headers => $5::text::jsonb, page => $6::int"), "{sql}");
+        assert!(
+            sql.contains(
+                "ordering_key => $4::text::text, headers => $5::text::jsonb, page => $6::int"
+            ),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -163,9 +163,10 @@ pub fn cell(column: &str, value: &Value) -> Cell {
         None
     };
     let href = match value {
-        Value::Number(n) if MESSAGE_ID_COLUMNS.contains(&column) => {
-            n.as_i64().filter(|id| *id > 0).map(|id| format!("/messages/{id}"))
-        }
+        Value::Number(n) if MESSAGE_ID_COLUMNS.contains(&column) => n
+            .as_i64()
+            .filter(|id| *id > 0)
+            .map(|id| format!("/messages/{id}")),
         Value::String(s) if column == "topic" && valid_topic(s) => Some(format!("/topics/{s}")),
         _ => None,
     };
@@ -235,7 +236,10 @@ mod tests {
     fn rows_keep_column_order() {
         let row = parse_row(r#"{"zeta": 1, "alpha": "a", "mid": null}"#).unwrap();
         assert_eq!(row.columns().collect::<Vec<_>>(), ["zeta", "alpha", "mid"]);
-        assert_eq!(serde_json::to_string(&row).unwrap(), r#"{"zeta":1,"alpha":"a","mid":null}"#);
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            r#"{"zeta":1,"alpha":"a","mid":null}"#
+        );
         assert_eq!(row.get_i64("zeta"), Some(1));
         assert_eq!(row.get_str("alpha"), Some("a"));
         assert!(parse_row("[1, 2]").is_err());
@@ -275,7 +279,10 @@ mod tests {
             cell("message_id", &json!(7)).href.as_deref(),
             Some("/messages/7")
         );
-        assert_eq!(cell("topic", &json!("emails")).href.as_deref(), Some("/topics/emails"));
+        assert_eq!(
+            cell("topic", &json!("emails")).href.as_deref(),
+            Some("/topics/emails")
+        );
         assert_eq!(cell("topic", &json!("a b")).href, None);
         assert_eq!(cell("count", &json!(7)).href, None);
     }

@@ -11,9 +11,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("overview.html", include_str!("../templates/overview.html")),
     ("topic.html", include_str!("../templates/topic.html")),
     ("message.html", include_str!("../templates/message.html")),
-    ("dead_letters.html", include_str!("../templates/dead_letters.html")),
-    ("confirm_replay.html", include_str!("../templates/confirm_replay.html")),
-    ("consumers.html", include_str!("../templates/consumers.html")),
+    (
+        "dead_letters.html",
+        include_str!("../templates/dead_letters.html"),
+    ),
+    (
+        "confirm_replay.html",
+        include_str!("../templates/confirm_replay.html"),
+    ),
+    (
+        "consumers.html",
+        include_str!("../templates/consumers.html"),
+    ),
     ("health.html", include_str!("../templates/health.html")),
 ];
 

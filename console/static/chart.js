@@ -107,6 +107,13 @@
         drawn++;
       });
       if (d) svg('path', { class: 'series s' + (n % 6), d: d }, root).dataset.name = line.name;
+      // A value with no neighbour would be an invisible path of one point: draw it as a dot.
+      line.values.forEach(function (val, k) {
+        var has = function (j) { var w = line.values[j]; return w !== null && w !== undefined && isFinite(w); };
+        if (has(k) && !has(k - 1) && !has(k + 1) && !isNaN(times[k])) {
+          svg('circle', { class: 'dot-point s' + (n % 6), cx: x(times[k]).toFixed(1), cy: y(val).toFixed(1), r: 2.5 }, root);
+        }
+      });
     });
     container.dataset.points = String(drawn);
 

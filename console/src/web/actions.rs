@@ -15,7 +15,9 @@ use crate::filters::{valid_topic, Params, ReplayRequest, ReplayTarget};
 use crate::queries;
 
 use super::pages::login_page;
-use super::{render, session_of, FormParams, Nav, PageError, Principal, Shared, FAILED_LOGIN_DELAY};
+use super::{
+    render, session_of, FormParams, Nav, PageError, Principal, Shared, FAILED_LOGIN_DELAY,
+};
 
 /// POST /login: the token from the form, checked in constant time. The form's session (made
 /// by GET /login) must send its CSRF token; a good token starts a new, logged-in session.
@@ -40,7 +42,13 @@ pub async fn login(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
     let given = params.get("token").unwrap_or_default();
     if !auth::constant_time_eq(given.as_bytes(), token.as_bytes()) {
         tokio::time::sleep(FAILED_LOGIN_DELAY).await;
-        return login_page(&state, &session, &next, Some("That token is not right."), false);
+        return login_page(
+            &state,
+            &session,
+            &next,
+            Some("That token is not right."),
+            false,
+        );
     }
     let fresh = state.sessions.login(Some(&session.id));
     let mut response = Redirect::to(&next).into_response();
@@ -51,11 +59,15 @@ pub async fn login(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
 }
 
 /// POST /logout.
-pub async fn logout(State(state): State<Shared>, Extension(principal): Extension<Principal>) -> Response {
+pub async fn logout(
+    State(state): State<Shared>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
     if let Principal::Session(s) = &principal {
         state.sessions.remove(&s.id);
     }
-    let mut response = Redirect::to(if state.token.is_some() { "/login" } else { "/" }).into_response();
+    let mut response =
+        Redirect::to(if state.token.is_some() { "/login" } else { "/" }).into_response();
     if let Ok(v) = HeaderValue::from_str(&auth::clear_session_cookie(state.cookie_secure)) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -114,7 +126,9 @@ async fn set_paused(
     match result {
         Err(e) => action_error(&principal, e),
         Ok(changed) => match principal {
-            Principal::Bearer => Json(json!({ "topic": topic, "paused": pause, "changed": changed })).into_response(),
+            Principal::Bearer => {
+                Json(json!({ "topic": topic, "paused": pause, "changed": changed })).into_response()
+            }
             Principal::Session(_) => {
                 let notice = match (changed, pause) {
                     (false, _) => "unchanged",
@@ -150,9 +164,7 @@ pub async fn replay(
         }
         if !request.confirmed {
             if matches!(principal, Principal::Bearer) {
-                return Err(AppError::BadRequest(
-                    "add confirm=yes to replay".to_owned(),
-                ));
+                return Err(AppError::BadRequest("add confirm=yes to replay".to_owned()));
             }
             let nav = Nav::new(&state, &catalog, &principal, "dead-letters");
             let (mode, ids, topic) = match &request.target {
@@ -168,7 +180,9 @@ pub async fn replay(
                     .get("back")
                     .map_or_else(|| "/dead-letters".to_owned(), |b| auth::safe_next(Some(b))),
             });
-            return Ok(ReplayOutcome::Confirm(render("confirm_replay.html", &nav, view).map_err(|e| e.0)?));
+            return Ok(ReplayOutcome::Confirm(
+                render("confirm_replay.html", &nav, view).map_err(|e| e.0)?,
+            ));
         }
         let client = state.db.client().await?;
         let (count, topic) = match &request.target {

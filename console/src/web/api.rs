@@ -2,12 +2,14 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::{Extension, Json};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::charts::ChartData;
 use crate::error::AppError;
 use crate::filters::valid_topic;
 use crate::queries::{self, Capped, TopicRow};
+use crate::rows::Row;
 
 use super::data;
 use super::pages::{params, path_id};
@@ -18,11 +20,16 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 /// GET /api/topics: an array with one object per topic (`topic`, pending, delayed,
 /// processing, rates, success ratio, oldest pending age, paused, ...). `q` filters by a part
 /// of the name; `page` and `page_size` (at most 500) page through them.
-pub async fn topics(State(state): State<Shared>, RawQuery(query): RawQuery) -> ApiResult<Vec<TopicRow>> {
+pub async fn topics(
+    State(state): State<Shared>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Vec<TopicRow>> {
     let params = params(&query);
     let catalog = state.db.catalog().await;
     let client = state.db.client().await?;
-    Ok(Json(data::topic_list(&client, &catalog, &params).await?.topics))
+    Ok(Json(
+        data::topic_list(&client, &catalog, &params).await?.topics,
+    ))
 }
 
 /// GET /api/topics/{topic}: summary, configuration, subscriptions, blocked keys and a page
@@ -43,7 +50,10 @@ pub async fn topic(
 }
 
 /// GET /api/messages/{id}: the message (every column), payload, headers and trace.
-pub async fn message(State(state): State<Shared>, Path(id): Path<String>) -> ApiResult<data::Message> {
+pub async fn message(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<data::Message> {
     let id = path_id(&id)?;
     let catalog = state.db.catalog().await;
     let client = state.db.client().await?;
@@ -51,13 +61,16 @@ pub async fn message(State(state): State<Shared>, Path(id): Path<String>) -> Api
 }
 
 /// GET /api/dead-letters?topic=&replayed=no|yes|any&page=&page_size=: an array of dead letters.
-pub async fn dead_letters(State(state): State<Shared>, RawQuery(query): RawQuery) -> ApiResult<Value> {
+pub async fn dead_letters(
+    State(state): State<Shared>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Vec<Row>> {
     let params = params(&query);
     let catalog = state.db.catalog().await;
     let client = state.db.client().await?;
     let d = data::dead_letters(&client, &catalog, &params).await?;
     match d.rows {
-        super::Section::Ready { data } => Ok(Json(serde_json::to_value(data).unwrap_or_default())),
+        super::Section::Ready { data } => Ok(Json(data)),
         other => Err(section_error(other).into()),
     }
 }
@@ -72,7 +85,10 @@ fn section_error<T>(s: super::Section<T>) -> AppError {
 }
 
 /// GET /api/consumers?topic=: an array, one object per consumer, columns as mq_consumers has them.
-pub async fn consumers(State(state): State<Shared>, RawQuery(query): RawQuery) -> ApiResult<Capped> {
+pub async fn consumers(
+    State(state): State<Shared>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Capped> {
     let params = params(&query);
     let catalog = state.db.catalog().await;
     let client = state.db.client().await?;
@@ -83,13 +99,22 @@ pub async fn consumers(State(state): State<Shared>, RawQuery(query): RawQuery) -
     }
 }
 
+#[derive(Debug, Serialize)]
+pub struct HealthBody {
+    overall: Option<String>,
+    checks: Vec<Row>,
+}
+
 /// GET /api/health: `{"overall": "ok|warn|critical", "checks": [...]}` from mq_health.
-pub async fn health(State(state): State<Shared>) -> ApiResult<Value> {
+pub async fn health(State(state): State<Shared>) -> ApiResult<HealthBody> {
     let catalog = state.db.catalog().await;
     let client = state.db.client().await?;
     let h = data::health(&client, &catalog).await;
     match h.checks {
-        super::Section::Ready { data } => Ok(Json(json!({ "overall": h.overall, "checks": data.rows }))),
+        super::Section::Ready { data } => Ok(Json(HealthBody {
+            overall: h.overall,
+            checks: data.rows,
+        })),
         other => Err(section_error(other).into()),
     }
 }
@@ -102,7 +127,10 @@ pub async fn groups(State(state): State<Shared>) -> ApiResult<Capped> {
 }
 
 /// GET /api/charts?window=1h|1d|1w: the overview's charts from mq_dashboard.
-pub async fn charts(State(state): State<Shared>, RawQuery(query): RawQuery) -> ApiResult<ChartData> {
+pub async fn charts(
+    State(state): State<Shared>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<ChartData> {
     let params = params(&query);
     let catalog = state.db.catalog().await;
     let client = state.db.client().await?;
@@ -110,7 +138,10 @@ pub async fn charts(State(state): State<Shared>, RawQuery(query): RawQuery) -> A
 }
 
 /// GET /api/me: the database role and what it may do.
-pub async fn me(State(state): State<Shared>, Extension(principal): Extension<Principal>) -> Json<Value> {
+pub async fn me(
+    State(state): State<Shared>,
+    Extension(principal): Extension<Principal>,
+) -> Json<Value> {
     let catalog = state.db.catalog().await;
     let mut functions: Vec<(&String, bool)> = catalog
         .functions

@@ -5,9 +5,21 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
-    ("chart.js", "text/javascript; charset=utf-8", include_str!("../../static/chart.js")),
-    ("style.css", "text/css; charset=utf-8", include_str!("../../static/style.css")),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/chart.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    ),
 ];
 
 const FAVICON: &str = include_str!("../../static/favicon.svg");

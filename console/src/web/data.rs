@@ -25,7 +25,11 @@ pub struct Overview {
     pub groups: Section<Capped>,
 }
 
-pub async fn overview(client: &Client, catalog: &Catalog, params: &Params) -> Result<Overview, AppError> {
+pub async fn overview(
+    client: &Client,
+    catalog: &Catalog,
+    params: &Params,
+) -> Result<Overview, AppError> {
     let search = params.get("q").map(str::to_owned);
     if search.as_ref().is_some_and(|s| s.len() > 255) {
         return Err(AppError::BadRequest(
@@ -45,7 +49,11 @@ pub async fn overview(client: &Client, catalog: &Catalog, params: &Params) -> Re
     })
 }
 
-pub async fn topic_list(client: &Client, catalog: &Catalog, params: &Params) -> Result<TopicList, AppError> {
+pub async fn topic_list(
+    client: &Client,
+    catalog: &Catalog,
+    params: &Params,
+) -> Result<TopicList, AppError> {
     let search = params.get("q");
     let paging = Paging::parse(params, queries::ROW_CAP as i32)?;
     queries::topics(client, catalog, search, paging).await
@@ -93,7 +101,10 @@ pub async fn topic(
         rows: c
             .rows
             .into_iter()
-            .filter(|r| r.get_str("topic_pattern").is_none_or(|p| pattern_matches(p, topic)))
+            .filter(|r| {
+                r.get_str("topic_pattern")
+                    .is_none_or(|p| pattern_matches(p, topic))
+            })
             .collect(),
         truncated: c.truncated,
     });
@@ -136,7 +147,10 @@ pub fn dead_letter_of(trace: &[Row], message_id: i64) -> Option<DeadLetterRef> {
     };
     let id = trace
         .iter()
-        .filter(|r| r.get_str("event") == Some("DEAD_LETTERED") && r.get_i64("message_id") == Some(message_id))
+        .filter(|r| {
+            r.get_str("event") == Some("DEAD_LETTERED")
+                && r.get_i64("message_id") == Some(message_id)
+        })
         .filter_map(dead_letter_id)
         .last()?;
     let replayed = trace
@@ -177,7 +191,11 @@ pub struct DeadLetters {
     pub rows: Section<Vec<Row>>,
 }
 
-pub async fn dead_letters(client: &Client, catalog: &Catalog, params: &Params) -> Result<DeadLetters, AppError> {
+pub async fn dead_letters(
+    client: &Client,
+    catalog: &Catalog,
+    params: &Params,
+) -> Result<DeadLetters, AppError> {
     let filter = DeadLetterFilter::parse(params)?;
     let rows = queries::dead_letters(
         client,
@@ -201,7 +219,11 @@ pub struct Consumers {
     pub consumers: Section<Capped>,
 }
 
-pub async fn consumers(client: &Client, catalog: &Catalog, params: &Params) -> Result<Consumers, AppError> {
+pub async fn consumers(
+    client: &Client,
+    catalog: &Catalog,
+    params: &Params,
+) -> Result<Consumers, AppError> {
     let topic = params
         .get("topic")
         .map(|t| crate::filters::parse_topic("topic", t))
@@ -242,7 +264,11 @@ pub async fn health(client: &Client, catalog: &Catalog) -> Health {
     }
 }
 
-pub async fn charts(client: &Client, catalog: &Catalog, params: &Params) -> Result<ChartData, AppError> {
+pub async fn charts(
+    client: &Client,
+    catalog: &Catalog,
+    params: &Params,
+) -> Result<ChartData, AppError> {
     let window = ChartWindow::parse(params.get("window"))?;
     let (interval, step) = window.interval_and_step();
     let doc = queries::dashboard(client, catalog, interval, step).await?;
@@ -267,21 +293,31 @@ mod tests {
         .collect();
         assert_eq!(
             dead_letter_of(&trace, 4),
-            Some(DeadLetterRef { id: 1, replayed: true })
+            Some(DeadLetterRef {
+                id: 1,
+                replayed: true
+            })
         );
         assert_eq!(
             dead_letter_of(&trace, 5),
-            Some(DeadLetterRef { id: 2, replayed: false })
+            Some(DeadLetterRef {
+                id: 2,
+                replayed: false
+            })
         );
         assert_eq!(dead_letter_of(&trace, 6), None);
     }
 
     #[test]
     fn health_takes_the_worst_status() {
-        let rows: Vec<Row> = [r#"{"status": "ok"}"#, r#"{"status": "critical"}"#, r#"{"status": "warn"}"#]
-            .iter()
-            .map(|t| parse_row(t).unwrap())
-            .collect();
+        let rows: Vec<Row> = [
+            r#"{"status": "ok"}"#,
+            r#"{"status": "critical"}"#,
+            r#"{"status": "warn"}"#,
+        ]
+        .iter()
+        .map(|t| parse_row(t).unwrap())
+        .collect();
         assert_eq!(worst_status(&rows).as_deref(), Some("critical"));
         assert_eq!(worst_status(&rows[..1]).as_deref(), Some("ok"));
         assert_eq!(worst_status(&[]), None);

@@ -207,7 +207,8 @@ async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Respons
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
             });
-            if foreign_origin(&parts.headers) || !auth::csrf_matches(session, submitted.as_deref()) {
+            if foreign_origin(&parts.headers) || !auth::csrf_matches(session, submitted.as_deref())
+            {
                 let e = AppError::Forbidden(
                     "the form's CSRF token is missing or wrong: reload the page and try again"
                         .to_owned(),
@@ -238,10 +239,19 @@ connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
@@ -368,7 +378,12 @@ pub struct Nav {
 }
 
 impl Nav {
-    pub fn new(state: &AppState, catalog: &Catalog, principal: &Principal, page: &'static str) -> Nav {
+    pub fn new(
+        state: &AppState,
+        catalog: &Catalog,
+        principal: &Principal,
+        page: &'static str,
+    ) -> Nav {
         Nav {
             page,
             user: catalog.user.clone(),
@@ -383,11 +398,7 @@ impl Nav {
 }
 
 /// Renders template `name` with `nav` and the page's data `d`.
-pub fn render(
-    name: &str,
-    nav: &Nav,
-    d: impl Serialize,
-) -> Result<Html<String>, PageError> {
+pub fn render(name: &str, nav: &Nav, d: impl Serialize) -> Result<Html<String>, PageError> {
     templates::ENV
         .get_template(name)
         .and_then(|t| t.render(minijinja::context! { nav => nav, d => d }))

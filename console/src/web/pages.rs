@@ -78,7 +78,10 @@ fn pager(params: &Params, page: i32, has_more: bool) -> Pager {
 
 /// The notice after an action, from a fixed set (never request text shown as is).
 fn notice(params: &Params) -> Option<String> {
-    let count = params.get("count").and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
+    let count = params
+        .get("count")
+        .and_then(|c| c.parse::<i64>().ok())
+        .unwrap_or(0);
     match params.get("notice")? {
         "replayed" => Some(format!(
             "Replayed {count} dead letter{}.",
@@ -225,7 +228,8 @@ pub async fn topic(
         "pager": pager(&params, t.filter.paging.page, page_full),
         "pause_available": catalog.has("mq_pause") && catalog.has("mq_resume"),
         "can_pause": catalog.can_pause(),
-        "groups": groups,
+        "groups": if crate::queries::pause_takes_group(&catalog) { groups } else { Vec::new() },
+        "statuses": crate::filters::MESSAGE_STATUSES,
         "notice": notice(&params),
     });
     render("topic.html", &nav, view)
@@ -235,6 +239,8 @@ pub async fn topic(
 struct TimelineEvent {
     event: String,
     class: &'static str,
+    /// ok, warn, critical or empty: the colour of the event's dot.
+    tone: &'static str,
     message_id: Option<i64>,
     this_message: bool,
     at: String,
@@ -253,12 +259,16 @@ fn timeline(rows: &[Row], message_id: i64) -> Vec<TimelineEvent> {
             let event = r.get_str("event").unwrap_or("?").to_owned();
             let at_epoch = r.get("at_epoch").and_then(Value::as_f64);
             let offset = match (first, at_epoch) {
-                (Some(f), Some(a)) => format!("+{}", crate::templates::format_age((a - f).max(0.0))),
+                (Some(f), Some(a)) => {
+                    format!("+{}", crate::templates::format_age((a - f).max(0.0)))
+                }
                 _ => String::new(),
             };
             let at_full = r.get_str("created_at").unwrap_or_default().to_owned();
+            let class = cell("event", &Value::String(event.clone())).class;
             TimelineEvent {
-                class: cell("event", &Value::String(event.clone())).class,
+                class,
+                tone: class.strip_prefix("badge").unwrap_or("").trim(),
                 event,
                 message_id: r.get_i64("message_id"),
                 this_message: r.get_i64("message_id") == Some(message_id),
@@ -441,10 +451,14 @@ pub fn login_page(
             };
             (status, Html(html)).into_response()
         }
-        Err(e) => PageError(AppError::Internal(format!("template login.html: {e:#}"))).into_response(),
+        Err(e) => {
+            PageError(AppError::Internal(format!("template login.html: {e:#}"))).into_response()
+        }
     };
     if set_cookie {
-        if let Ok(v) = HeaderValue::from_str(&auth::session_cookie(&session.id, state.cookie_secure)) {
+        if let Ok(v) =
+            HeaderValue::from_str(&auth::session_cookie(&session.id, state.cookie_secure))
+        {
             response.headers_mut().append(header::SET_COOKIE, v);
         }
     }
@@ -481,8 +495,14 @@ mod tests {
     #[test]
     fn path_ids_and_topics() {
         assert_eq!(path_id("12").unwrap(), 12);
-        assert_eq!(path_id("abc").unwrap_err().status(), axum::http::StatusCode::NOT_FOUND);
-        assert_eq!(path_id("-1").unwrap_err().status(), axum::http::StatusCode::NOT_FOUND);
+        assert_eq!(
+            path_id("abc").unwrap_err().status(),
+            axum::http::StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            path_id("-1").unwrap_err().status(),
+            axum::http::StatusCode::NOT_FOUND
+        );
         assert!(path_topic("bad topic").is_err());
         assert!(path_topic("good.topic").is_ok());
     }
