@@ -331,7 +331,7 @@ impl MessageFilter {
     }
 
     /// The filters given that `supported` (argument names of mq_messages) lacks.
-    pub fn unsupported<'a>(&self, supported: &[String]) -> Vec<&'static str> {
+    pub fn unsupported(&self, supported: &[String]) -> Vec<&'static str> {
         MESSAGE_FILTERS
             .iter()
             .zip(&self.values)

@@ -65,7 +65,7 @@ fn group_thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -80,7 +80,7 @@ fn group_thousands(n: i64) -> String {
 pub fn rate(v: Value) -> String {
     match as_f64(&v) {
         None => DASH.to_owned(),
-        Some(f) if f == 0.0 => "0".to_owned(),
+        Some(0.0) => "0".to_owned(),
         Some(f) if f.abs() < 0.01 => format!("{f:.4}"),
         Some(f) => format!("{f:.2}"),
     }

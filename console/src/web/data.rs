@@ -152,7 +152,7 @@ pub fn dead_letter_of(trace: &[Row], message_id: i64) -> Option<DeadLetterRef> {
                 && r.get_i64("message_id") == Some(message_id)
         })
         .filter_map(dead_letter_id)
-        .last()?;
+        .next_back()?;
     let replayed = trace
         .iter()
         .any(|r| r.get_str("event") == Some("REPLAYED") && dead_letter_id(r) == Some(id));

@@ -62,7 +62,7 @@ impl Principal {
 pub struct FormParams(pub Params);
 
 pub fn router(state: Shared) -> Router {
-    let app = Router::new()
+    Router::new()
         .route("/", get(pages::overview))
         .route("/topics/{topic}", get(pages::topic))
         .route("/topics/{topic}/pause", post(actions::pause))
@@ -89,8 +89,7 @@ pub fn router(state: Shared) -> Router {
         .route("/favicon.ico", get(assets::favicon))
         .fallback(not_found)
         .layer(middleware::from_fn(security_headers))
-        .with_state(state);
-    app
+        .with_state(state)
 }
 
 async fn not_found(req: Request) -> Response {
