@@ -473,15 +473,25 @@ impl ChartWindow {
     /// The window and step passed to mq_dashboard, as interval text (constants, not input).
     pub fn interval_and_step(self) -> (&'static str, &'static str) {
         match self {
-            ChartWindow::Hour => ("1 hour", "30 seconds"),
+            ChartWindow::Hour => ("1 hour", "1 minute"),
             ChartWindow::Day => ("1 day", "20 minutes"),
             ChartWindow::Week => ("7 days", "2 hours"),
         }
     }
 
+    /// How long a computed chart is reused: a fraction of its step, and never longer than a
+    /// few metrics samples.
+    pub fn cache_ttl(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            ChartWindow::Hour => 10,
+            ChartWindow::Day => 60,
+            ChartWindow::Week => 300,
+        })
+    }
+
     pub fn step_seconds(self) -> u32 {
         match self {
-            ChartWindow::Hour => 30,
+            ChartWindow::Hour => 60,
             ChartWindow::Day => 1200,
             ChartWindow::Week => 7200,
         }

@@ -5,6 +5,7 @@
 //! HTTP side.
 
 pub mod auth;
+pub mod cache;
 pub mod charts;
 pub mod config;
 pub mod db;

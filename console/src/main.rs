@@ -68,6 +68,7 @@ async fn run(args: Args, token: Option<String>) -> Result<(), String> {
         token: token.clone(),
         cookie_secure: args.cookie_secure,
         refresh_seconds: args.refresh_seconds,
+        charts: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

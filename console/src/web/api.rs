@@ -130,11 +130,10 @@ pub async fn groups(State(state): State<Shared>) -> ApiResult<Capped> {
 pub async fn charts(
     State(state): State<Shared>,
     RawQuery(query): RawQuery,
-) -> ApiResult<ChartData> {
+) -> ApiResult<std::sync::Arc<ChartData>> {
     let params = params(&query);
     let catalog = state.db.catalog().await;
-    let client = state.db.client().await?;
-    Ok(Json(data::charts(&client, &catalog, &params).await?))
+    Ok(Json(data::charts(&state, &catalog, &params).await?))
 }
 
 /// GET /api/me: the database role and what it may do.

@@ -264,15 +264,25 @@ pub async fn health(client: &Client, catalog: &Catalog) -> Health {
     }
 }
 
+/// The overview's charts of a window. mq_dashboard's document holds every topic at every
+/// point (megabytes with a thousand topics, and a second to build), so the shaped charts are
+/// shared by all viewers for a while ([`ChartWindow::cache_ttl`]).
 pub async fn charts(
-    client: &Client,
+    state: &super::AppState,
     catalog: &Catalog,
     params: &Params,
-) -> Result<ChartData, AppError> {
+) -> Result<std::sync::Arc<ChartData>, AppError> {
     let window = ChartWindow::parse(params.get("window"))?;
-    let (interval, step) = window.interval_and_step();
-    let doc = queries::dashboard(client, catalog, interval, step).await?;
-    Ok(charts::shape(&doc, window))
+    catalog.require("mq_dashboard")?;
+    state
+        .charts
+        .get_or_load(window.name(), window.cache_ttl(), || async {
+            let (interval, step) = window.interval_and_step();
+            let client = state.db.client().await?;
+            let doc = queries::dashboard(&client, catalog, interval, step).await?;
+            Ok(charts::shape(&doc, window))
+        })
+        .await
 }
 
 #[cfg(test)]

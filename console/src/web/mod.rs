@@ -35,6 +35,8 @@ pub struct AppState {
     pub token: Option<String>,
     pub cookie_secure: bool,
     pub refresh_seconds: u32,
+    /// Charts by window, shared by every viewer for [`crate::filters::ChartWindow::cache_ttl`].
+    pub charts: crate::cache::TtlCache<crate::charts::ChartData>,
 }
 
 pub type Shared = Arc<AppState>;
