@@ -95,3 +95,19 @@ install_release_scripts() {
         as_root install -m 644 "$script" "$dir/"
     done
 }
+
+# What the browser tier needs (scripts/browser.sh): Debian's Chromium, and playwright-core
+# from tests/browser/package-lock.json (into tests/browser/node_modules). playwright-core
+# drives the system's /usr/bin/chromium: it downloads no browser of its own.
+ensure_browser_tools() {
+    APT_PACKAGES=(chromium)
+    ensure_packages
+    command -v node >/dev/null && command -v npm >/dev/null ||
+        { echo "node and npm are needed for the browser tests" >&2; exit 1; }
+    local dir="$ROOT/tests/browser"
+    if ! (cd "$dir" && node -e "const want = require('./package.json').dependencies['playwright-core'];
+            process.exit(require('./node_modules/playwright-core/package.json').version === want ? 0 : 1)") 2>/dev/null; then
+        say "installing playwright-core for the browser tests"
+        (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    fi
+}
