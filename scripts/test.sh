@@ -3,7 +3,8 @@
 #   1. unit tests of the pure core (crates/mq_core: no PostgreSQL needed)
 #   2. #[pg_test] tests inside a database (cargo pgrx test)
 #   3. golden output (pg_regress) and isolation specs against a live server (scripts/golden.sh)
-#   4. multi-session tests against live servers (tests/live)
+#   4. multi-session tests against live servers (tests/live), the client examples (Python,
+#      Node, PgBouncer) and the web console in headless Chromium (tests/browser)
 # Works as root (CI) or as a developer with sudo.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -31,8 +32,12 @@ install_release_scripts
 say "tier 3: golden output and isolation specs"
 bash "$ROOT/scripts/golden.sh"
 
-say "tier 4: multi-session tests against live servers (and the client examples)"
+say "tier 4: multi-session tests against live servers, the client examples and the console in a browser"
 ensure_client_tools
+ensure_browser_tools
+cargo test -p mq_console
+cargo build -p mq_console
+export MQ_CONSOLE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/mq-console"
 cargo test -p pg_mq_live_tests
 
 say "all test tiers passed"
