@@ -70,16 +70,22 @@ CREATE FUNCTION mq_promote()
     AS 'MODULE_PATHNAME', 'mq_promote_wrapper';
 
 DROP FUNCTION mq_publish_batch(text, jsonb[], integer, timestamptz, integer, jsonb);
-CREATE FUNCTION mq_publish_batch(topic text, payloads jsonb[], priority integer DEFAULT 0,
-                                 execute_at timestamptz DEFAULT NULL,
-                                 max_retries integer DEFAULT NULL, headers jsonb DEFAULT NULL,
-                                 delay interval DEFAULT NULL,
-                                 expires_at timestamptz DEFAULT NULL)
-    RETURNS SETOF bigint
-    SECURITY DEFINER
-    SET search_path TO pg_catalog, pg_temp
-    LANGUAGE c
-    AS 'MODULE_PATHNAME', 'mq_publish_batch_wrapper';
+CREATE FUNCTION "mq_publish_batch"(
+	"topic" TEXT,
+	"payloads" jsonb[],
+	"priority" INT DEFAULT 0,
+	"execute_at" timestamp with time zone DEFAULT NULL,
+	"max_retries" INT DEFAULT NULL,
+	"headers" jsonb DEFAULT NULL,
+	"delay" interval DEFAULT NULL,
+	"expires_at" timestamp with time zone DEFAULT NULL,
+	"ordering_keys" TEXT[] DEFAULT NULL,
+	"dedup_keys" TEXT[] DEFAULT NULL
+) RETURNS SETOF bigint
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_publish_batch_wrapper';
 
 -- ---------------------------------------------------------------------------------------------
 -- Scale: claims never walk over messages that are not due, and the metrics cost one row per
@@ -88,7 +94,8 @@ CREATE FUNCTION mq_publish_batch(topic text, payloads jsonb[], priority integer 
 -- Messages not due yet are SCHEDULED (out of the claim index) until they fall due.
 ALTER TABLE mq.messages DROP CONSTRAINT messages_status_check;
 ALTER TABLE mq.messages ADD CONSTRAINT messages_status_check
-    CHECK (status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'EXPIRED'));
+    CHECK (status IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED',
+                      'EXPIRED'));
 UPDATE mq.messages SET status = 'SCHEDULED'
 WHERE status = 'PENDING' AND coalesce(next_retry_at, execute_at) > pg_catalog.clock_timestamp();
 CREATE INDEX messages_scheduled_idx
@@ -105,9 +112,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM mq.check_paging($4, $5);
-    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED',
-                                     'EXPIRED') THEN
-        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED, got %', $2
+    IF $2 IS NOT NULL AND $2 NOT IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED',
+                                     'FAILED', 'EXPIRED') THEN
+        RAISE EXCEPTION 'argument "status" must be WAITING, SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED, got %', $2
             USING ERRCODE = '22023';
     END IF;
     RETURN QUERY
@@ -188,6 +195,7 @@ CREATE TABLE mq.metric_counts (
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
     delivered     bigint      NOT NULL DEFAULT 0,
+    deduplicated  bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL
 );
@@ -198,12 +206,13 @@ CREATE INDEX metric_counts_topic_idx ON mq.metric_counts (topic);
 COMMENT ON TABLE mq.metric_counts IS 'pg_mq changes of the gauges and counters not yet folded into mq.metric_totals';
 COMMENT ON COLUMN mq.metric_counts.pending_in IS 'messages that became PENDING';
 COMMENT ON COLUMN mq.metric_counts.pending_out IS 'PENDING messages that were claimed or removed';
-COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of SCHEDULED messages';
 COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messages in flight';
 COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
 COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
 COMMENT ON COLUMN mq.metric_counts.expired IS 'messages that expired';
 COMMENT ON COLUMN mq.metric_counts.delivered IS 'deliveries handed out by mq_poll';
+COMMENT ON COLUMN mq.metric_counts.deduplicated IS 'publishes that returned an earlier message of their dedup_key';
+COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of messages not deliverable yet: SCHEDULED, or WAITING behind their ordering key';
 
 CREATE TABLE mq.metric_totals (
     topic          text        NOT NULL,
@@ -217,6 +226,7 @@ CREATE TABLE mq.metric_totals (
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
     delivered     bigint      NOT NULL DEFAULT 0,
+    deduplicated  bigint      NOT NULL DEFAULT 0,
     last_delivery_at timestamptz,
     oldest_due    timestamptz,
     updated_at    timestamptz NOT NULL,
@@ -322,7 +332,8 @@ RETURNS TABLE (
     expired_total      bigint,
     dead_letters       bigint,
     delivered_total    bigint,
-    last_delivery_at   timestamptz
+    last_delivery_at   timestamptz,
+    deduplicated_total bigint
 )
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -339,6 +350,7 @@ AS $$
                sum(c.expired)::bigint AS expired,
                sum(c.dead_letters)::bigint AS dead_letters,
                sum(c.delivered)::bigint AS delivered,
+               sum(c.deduplicated)::bigint AS deduplicated,
                max(c.counted_at) FILTER (WHERE c.delivered > 0) AS last_delivery_at,
                min(c.oldest_due) AS oldest_due
         FROM mq.metric_counts c
@@ -355,6 +367,7 @@ AS $$
                coalesce(t.expired, 0) + coalesce(u.expired, 0) AS expired,
                coalesce(t.dead_letters, 0) + coalesce(u.dead_letters, 0) AS dead_letters,
                coalesce(t.delivered, 0) + coalesce(u.delivered, 0) AS delivered,
+               coalesce(t.deduplicated, 0) + coalesce(u.deduplicated, 0) AS deduplicated,
                greatest(t.last_delivery_at, u.last_delivery_at) AS last_delivery_at,
                coalesce(u.pending_out, 0) > 0 AS left_since_fold,
                least(t.oldest_due, u.oldest_due) AS oldest_due
@@ -369,7 +382,7 @@ AS $$
                                        ELSE v.oldest_due END,
                         interval '0')
            END,
-           v.expired, v.dead_letters, v.delivered, v.last_delivery_at
+           v.expired, v.dead_letters, v.delivered, v.last_delivery_at, v.deduplicated
     FROM now_values v
 $$;
 
@@ -406,7 +419,7 @@ CREATE INDEX messages_finished_idx
     WHERE status IN ('COMPLETED', 'FAILED', 'EXPIRED');
 CREATE INDEX messages_expiry_idx
     ON mq.messages (expires_at)
-    WHERE expires_at IS NOT NULL AND status IN ('SCHEDULED', 'PENDING');
+    WHERE expires_at IS NOT NULL AND status IN ('WAITING', 'SCHEDULED', 'PENDING');
 ALTER TABLE mq.traces DROP CONSTRAINT traces_event_check;
 ALTER TABLE mq.traces ADD CONSTRAINT traces_event_check CHECK (event IN (
     'PUBLISHED', 'PROCESSING', 'COMPLETED', 'FAILED', 'DEAD_LETTERED', 'REPLAYED', 'RECOVERED',
@@ -484,7 +497,9 @@ CREATE FUNCTION "mq_publish"(
 	"trace_id" uuid DEFAULT NULL,
 	"headers" jsonb DEFAULT NULL,
 	"delay" interval DEFAULT NULL,
-	"expires_at" timestamp with time zone DEFAULT NULL
+	"expires_at" timestamp with time zone DEFAULT NULL,
+	"ordering_key" TEXT DEFAULT NULL,
+	"dedup_key" TEXT DEFAULT NULL
 ) RETURNS bigint
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
@@ -510,7 +525,8 @@ CREATE FUNCTION "mq_metrics"(
 	"oldest_pending_age" interval,
 	"expired_total" bigint,
 	"dead_letters" bigint,
-	"paused" bool
+	"paused" bool,
+	"deduplicated_total" bigint
 )
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
@@ -717,7 +733,8 @@ CREATE FUNCTION "mq_poll"(
 	"trace_id" uuid,
 	"published_at" timestamp with time zone,
 	"lease" uuid,
-	"consumer_group" TEXT
+	"consumer_group" TEXT,
+	"ordering_key" TEXT
 )
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
@@ -762,6 +779,80 @@ SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mq_subscriptions_wrapper';
+
+-- ---------------------------------------------------------------------------------------------
+-- Ordered delivery by key and deduplication by key.
+
+ALTER TABLE mq.messages ADD COLUMN ordering_key text;
+ALTER TABLE mq.messages ADD COLUMN ordering_seq bigint;
+COMMENT ON COLUMN mq.messages.ordering_key IS 'messages of one key (in a topic, per consumer group) are delivered one at a time, in commit order';
+COMMENT ON COLUMN mq.messages.ordering_seq IS 'the place of the message among those of its ordering key: the order their publishers committed in';
+CREATE INDEX messages_waiting_idx
+    ON mq.messages (topic, (coalesce(consumer_group, '')), ordering_key, ordering_seq)
+    WHERE status = 'WAITING';
+ALTER TABLE mq.dead_letters ADD COLUMN ordering_key text;
+ALTER TABLE mq.dead_letters ADD COLUMN ordering_seq bigint;
+
+-- Ordering keys: one row per key with messages not finished (per topic and consumer group, ''
+-- for point-to-point). A publisher of a key updates its row — and so holds it until it
+-- commits: publishers of one key take turns, and next_seq numbers their messages in the
+-- order they commit. Only the key's head (its earliest unfinished message) is deliverable;
+-- the others are WAITING. When the head is done, the next one is made deliverable; when it is
+-- dead-lettered or expires, the topic's ordering_dead_letter says whether the next one
+-- proceeds (skip) or the key waits for a replay of the dead letter (block).
+CREATE TABLE mq.ordering_keys (
+    topic              text        NOT NULL,
+    consumer_group     text        NOT NULL DEFAULT '',
+    ordering_key       text        NOT NULL,
+    next_seq           bigint      NOT NULL DEFAULT 0,
+    live               bigint      NOT NULL DEFAULT 0,
+    blocked_message_id bigint,
+    blocked_reason     text,
+    blocked_since      timestamptz,
+    updated_at         timestamptz NOT NULL,
+    PRIMARY KEY (topic, consumer_group, ordering_key),
+    CONSTRAINT ordering_keys_blocked_check
+        CHECK ((blocked_message_id IS NULL) = (blocked_since IS NULL))
+);
+
+COMMENT ON TABLE mq.ordering_keys IS 'pg_mq ordering keys with unfinished messages: their order counter, how many are not finished, and whether the key is blocked by a dead letter';
+COMMENT ON COLUMN mq.ordering_keys.live IS 'messages of the key not finished (the head and those WAITING behind it)';
+
+CREATE INDEX ordering_keys_blocked_idx ON mq.ordering_keys (topic, consumer_group)
+    WHERE blocked_message_id IS NOT NULL;
+
+-- Deduplication keys: a publish with a dedup_key that a message of the topic took less than
+-- the topic's dedup_window ago returns that message's id and writes nothing. A second
+-- publisher of a key waits for the first (the primary key); after a rollback the key is free.
+CREATE TABLE mq.dedup_keys (
+    topic      text        NOT NULL,
+    dedup_key  text        NOT NULL,
+    message_id bigint      NOT NULL,
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (topic, dedup_key)
+);
+
+COMMENT ON TABLE mq.dedup_keys IS 'pg_mq dedup keys remembered for their topic''s dedup_window; retention forgets them';
+
+CREATE INDEX dedup_keys_expires_at_idx ON mq.dedup_keys (expires_at);
+
+SELECT pg_catalog.pg_extension_config_dump('mq.ordering_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.dedup_keys', '');
+
+CREATE FUNCTION "mq_blocked_keys"(
+	"topic" TEXT,
+	"consumer_group" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"ordering_key" TEXT,
+	"head_message_id" bigint,
+	"reason" TEXT,
+	"since" timestamp with time zone
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_blocked_keys_wrapper';
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no

@@ -28,6 +28,11 @@ pub struct Config {
     /// (i): messages published to each fan-out topic, and the numbers of groups tried.
     pub fanout_messages: i64,
     pub fanout_groups: Vec<usize>,
+    /// (j): ordering keys and messages per key of the ordered backlog, and how long its
+    /// consumers may take at most (a system slower than that is measured over that time).
+    pub ordering_keys: i64,
+    pub ordering_per_key: i64,
+    pub ordering_for: Duration,
     /// Connections of (a), (b), (c), (f); (d) uses half as producers, half as consumers.
     pub connections: usize,
     /// Offered load of the paced steady state, messages per second.
@@ -55,6 +60,9 @@ impl Config {
             monitoring_calls: 7,
             fanout_messages: 10_000,
             fanout_groups: vec![1, 5, 20],
+            ordering_keys: 100_000,
+            ordering_per_key: 10,
+            ordering_for: Duration::from_secs(60),
             connections: 8,
             offered_rate: 1_000,
             rounds: 2,
@@ -77,6 +85,9 @@ impl Config {
             monitoring_calls: 7,
             fanout_messages: 1_000,
             fanout_groups: vec![1, 5, 20],
+            ordering_keys: 2_000,
+            ordering_per_key: 10,
+            ordering_for: Duration::from_secs(10),
             connections: 8,
             offered_rate: 1_000,
             rounds: 2,

@@ -26,10 +26,11 @@ pub enum Scenario {
     ScheduledPoll,
     Monitoring,
     Fanout,
+    Ordered,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::PublishOne,
         Scenario::PublishBatch,
         Scenario::ConsumeBacklog,
@@ -40,6 +41,7 @@ impl Scenario {
         Scenario::ScheduledPoll,
         Scenario::Monitoring,
         Scenario::Fanout,
+        Scenario::Ordered,
     ];
 
     /// The letter of the list (d' is the paced steady state).
@@ -55,6 +57,7 @@ impl Scenario {
             Scenario::ScheduledPoll => "g",
             Scenario::Monitoring => "h",
             Scenario::Fanout => "i",
+            Scenario::Ordered => "j",
         }
     }
 
@@ -63,7 +66,10 @@ impl Scenario {
     pub fn one_round(self) -> bool {
         matches!(
             self,
-            Scenario::ClaimLatency | Scenario::ScheduledPoll | Scenario::Monitoring
+            Scenario::ClaimLatency
+                | Scenario::ScheduledPoll
+                | Scenario::Monitoring
+                | Scenario::Ordered
         )
     }
 }
@@ -89,6 +95,12 @@ pub fn run(
             .flat_map(|groups| fanout(system, cluster, cfg, &format!("{queue}_{groups}"), *groups))
             .collect();
     }
+    if scenario == Scenario::Ordered {
+        return [false, true]
+            .into_iter()
+            .map(|keyed| ordered(system, cluster, cfg, &queue, keyed))
+            .collect();
+    }
     let mut admin = cluster.connect();
     let shards = match scenario {
         Scenario::SteadyState | Scenario::SteadyPaced => cfg.connections / 2,
@@ -107,7 +119,9 @@ pub fn run(
         Scenario::ClaimLatency => claim_latency(system, cluster, cfg, &queue),
         Scenario::HeldSnapshot => vec![consume_backlog(system, cluster, cfg, &queue, shards, true)],
         Scenario::ScheduledPoll => scheduled_poll(system, cluster, cfg, &queue),
-        Scenario::Monitoring | Scenario::Fanout => unreachable!("returned above"),
+        Scenario::Monitoring | Scenario::Fanout | Scenario::Ordered => {
+            unreachable!("returned above")
+        }
     };
     system.drop(&mut admin, &queue, shards);
     rows
@@ -662,6 +676,82 @@ fn fanout(
             note: format!("{} deliveries", published * groups as i64),
         },
     ]
+}
+
+/// (j): a backlog of `cfg.ordering_keys` keys × `cfg.ordering_per_key` messages (keys
+/// interleaved, as producers of many orders publish them), consumed by 8 pollers in batches of
+/// 10 until it is empty or `cfg.ordering_for` has passed. With `keyed` the messages carry
+/// their keys (pg_mq: ordering keys; pgmq: the FIFO group header read by its grouped read);
+/// without, the same backlog is consumed as plain messages.
+fn ordered(
+    system: &dyn System,
+    cluster: &Cluster,
+    cfg: &Config,
+    queue: &str,
+    keyed: bool,
+) -> Measurement {
+    const POLLERS: usize = 8;
+    let queue = format!("{queue}_{}", if keyed { "keyed" } else { "plain" });
+    let mut admin = cluster.connect();
+    system.create(&mut admin, &queue, 1);
+    let total = cfg.ordering_keys * cfg.ordering_per_key;
+    let total_messages = total;
+    system.ordered_fill(&mut admin, &queue, cfg.ordering_keys, total, keyed);
+    settle(&mut admin);
+    let deadline = Instant::now() + cfg.ordering_for;
+    let t0 = Instant::now();
+    // An empty poll does not mean the backlog is done (the others hold the keys' heads): the
+    // pollers go on until everything is consumed or the time is up.
+    let done = Arc::new(AtomicI64::new(0));
+    let consumed: usize = (0..POLLERS)
+        .map(|_| {
+            let mut session =
+                system.ordered_session(cluster.connect(), &queue, keyed, cfg.ordering_for);
+            let done = done.clone();
+            thread::spawn(move || {
+                let mut total = 0;
+                while Instant::now() < deadline && done.load(Ordering::Relaxed) < total_messages {
+                    let n = session.consume(10);
+                    if n == 0 {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    done.fetch_add(n as i64, Ordering::Relaxed);
+                    total += n;
+                }
+                total
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().expect("consumer"))
+        .sum();
+    let seconds = t0.elapsed().as_secs_f64();
+    system.drop(&mut admin, &queue, 1);
+    Measurement {
+        scenario: format!(
+            "j: {} keys × {}, {POLLERS} pollers: consume {}",
+            thousands(cfg.ordering_keys),
+            cfg.ordering_per_key,
+            if keyed {
+                "by key, in order"
+            } else {
+                "the same backlog without keys"
+            }
+        ),
+        system: system.name(),
+        messages: consumed as f64,
+        seconds,
+        latencies: Vec::new(),
+        wal_bytes: 0,
+        note: if (consumed as i64) < total {
+            format!(
+                "{consumed} of {total} consumed in the {} s allowed",
+                cfg.ordering_for.as_secs()
+            )
+        } else {
+            format!("{total} messages")
+        },
+    }
 }
 
 /// 1234567 as "1,234,567".

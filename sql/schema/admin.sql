@@ -40,9 +40,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM mq.check_paging($4, $5);
-    IF $2 IS NOT NULL AND $2 NOT IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED',
-                                     'EXPIRED') THEN
-        RAISE EXCEPTION 'argument "status" must be SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED, got %', $2
+    IF $2 IS NOT NULL AND $2 NOT IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED',
+                                     'FAILED', 'EXPIRED') THEN
+        RAISE EXCEPTION 'argument "status" must be WAITING, SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED, got %', $2
             USING ERRCODE = '22023';
     END IF;
     RETURN QUERY

@@ -24,6 +24,7 @@ CREATE TABLE mq.metric_counts (
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
     delivered     bigint      NOT NULL DEFAULT 0,
+    deduplicated  bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL
 );
@@ -34,12 +35,13 @@ CREATE INDEX metric_counts_topic_idx ON mq.metric_counts (topic);
 COMMENT ON TABLE mq.metric_counts IS 'pg_mq changes of the gauges and counters not yet folded into mq.metric_totals';
 COMMENT ON COLUMN mq.metric_counts.pending_in IS 'messages that became PENDING';
 COMMENT ON COLUMN mq.metric_counts.pending_out IS 'PENDING messages that were claimed or removed';
-COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of SCHEDULED messages';
 COMMENT ON COLUMN mq.metric_counts.processing IS 'change of the number of messages in flight';
 COMMENT ON COLUMN mq.metric_counts.dead_letters IS 'change of the number of dead letters not replayed';
 COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messages that became PENDING';
 COMMENT ON COLUMN mq.metric_counts.expired IS 'messages that expired';
 COMMENT ON COLUMN mq.metric_counts.delivered IS 'deliveries handed out by mq_poll';
+COMMENT ON COLUMN mq.metric_counts.deduplicated IS 'publishes that returned an earlier message of their dedup_key';
+COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of messages not deliverable yet: SCHEDULED, or WAITING behind their ordering key';
 
 CREATE TABLE mq.metric_totals (
     topic          text        NOT NULL,
@@ -53,6 +55,7 @@ CREATE TABLE mq.metric_totals (
     dead_lettered bigint      NOT NULL DEFAULT 0,
     expired       bigint      NOT NULL DEFAULT 0,
     delivered     bigint      NOT NULL DEFAULT 0,
+    deduplicated  bigint      NOT NULL DEFAULT 0,
     last_delivery_at timestamptz,
     oldest_due    timestamptz,
     updated_at    timestamptz NOT NULL,
@@ -163,7 +166,8 @@ RETURNS TABLE (
     expired_total      bigint,
     dead_letters       bigint,
     delivered_total    bigint,
-    last_delivery_at   timestamptz
+    last_delivery_at   timestamptz,
+    deduplicated_total bigint
 )
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -180,6 +184,7 @@ AS $$
                sum(c.expired)::bigint AS expired,
                sum(c.dead_letters)::bigint AS dead_letters,
                sum(c.delivered)::bigint AS delivered,
+               sum(c.deduplicated)::bigint AS deduplicated,
                max(c.counted_at) FILTER (WHERE c.delivered > 0) AS last_delivery_at,
                min(c.oldest_due) AS oldest_due
         FROM mq.metric_counts c
@@ -196,6 +201,7 @@ AS $$
                coalesce(t.expired, 0) + coalesce(u.expired, 0) AS expired,
                coalesce(t.dead_letters, 0) + coalesce(u.dead_letters, 0) AS dead_letters,
                coalesce(t.delivered, 0) + coalesce(u.delivered, 0) AS delivered,
+               coalesce(t.deduplicated, 0) + coalesce(u.deduplicated, 0) AS deduplicated,
                greatest(t.last_delivery_at, u.last_delivery_at) AS last_delivery_at,
                coalesce(u.pending_out, 0) > 0 AS left_since_fold,
                least(t.oldest_due, u.oldest_due) AS oldest_due
@@ -210,7 +216,7 @@ AS $$
                                        ELSE v.oldest_due END,
                         interval '0')
            END,
-           v.expired, v.dead_letters, v.delivered, v.last_delivery_at
+           v.expired, v.dead_letters, v.delivered, v.last_delivery_at, v.deduplicated
     FROM now_values v
 $$;
 

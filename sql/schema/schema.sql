@@ -39,9 +39,12 @@ CREATE TABLE mq.messages (
     expires_at    timestamptz,
     consumer_group text,
     payload_id    bigint,
+    ordering_key  text,
+    ordering_seq  bigint,
     CONSTRAINT messages_payload_check CHECK (payload IS NOT NULL OR payload_id IS NOT NULL),
     CONSTRAINT messages_status_check
-        CHECK (status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'EXPIRED')),
+        CHECK (status IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED',
+                          'EXPIRED')),
     CONSTRAINT messages_retry_count_check CHECK (retry_count >= 0),
     CONSTRAINT messages_max_retries_check CHECK (max_retries >= 0),
     CONSTRAINT messages_lock_check
@@ -66,6 +69,8 @@ COMMENT ON COLUMN mq.messages.locked_until IS 'while PROCESSING: when the lock o
 COMMENT ON COLUMN mq.messages.lease IS 'token of the current delivery; mq_complete and mq_fail check it';
 COMMENT ON COLUMN mq.messages.consumer_group IS 'the consumer group this delivery is for; NULL: a point-to-point message';
 COMMENT ON COLUMN mq.messages.payload_id IS 'the mq.payloads row holding payload and headers (deliveries to groups); NULL: in this row';
+COMMENT ON COLUMN mq.messages.ordering_key IS 'messages of one key (in a topic, per consumer group) are delivered one at a time, in commit order';
+COMMENT ON COLUMN mq.messages.ordering_seq IS 'the place of the message among those of its ordering key: the order their publishers committed in';
 COMMENT ON COLUMN mq.messages.expires_at IS 'when it expires unless completed (mq_publish expires_at, or the topic''s message_ttl)';
 
 -- The claim index: only deliverable (PENDING, so due) point-to-point rows, in the order
@@ -108,7 +113,13 @@ CREATE INDEX messages_finished_idx
 -- the background worker (every pg_mq.schedule_interval). Messages without one are not in it.
 CREATE INDEX messages_expiry_idx
     ON mq.messages (expires_at)
-    WHERE expires_at IS NOT NULL AND status IN ('SCHEDULED', 'PENDING');
+    WHERE expires_at IS NOT NULL AND status IN ('WAITING', 'SCHEDULED', 'PENDING');
+
+-- Messages waiting behind an earlier one of their ordering key, in their key's order: when the
+-- key's head is done, the next one is found here.
+CREATE INDEX messages_waiting_idx
+    ON mq.messages (topic, (coalesce(consumer_group, '')), ordering_key, ordering_seq)
+    WHERE status = 'WAITING';
 
 -- Messages whose retries were exhausted. mq_replay copies one back into mq.messages.
 CREATE TABLE mq.dead_letters (
@@ -127,6 +138,8 @@ CREATE TABLE mq.dead_letters (
     replayed_at         timestamptz,
     replayed_message_id bigint,
     consumer_group      text,
+    ordering_key        text,
+    ordering_seq        bigint,
     CONSTRAINT dead_letters_replay_check
         CHECK (replayed = (replayed_at IS NOT NULL AND replayed_message_id IS NOT NULL))
 );

@@ -101,3 +101,50 @@ CREATE TRIGGER group_pauses_truncated
 SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.group_pauses', '');
+
+-- Ordering keys: one row per key with messages not finished (per topic and consumer group, ''
+-- for point-to-point). A publisher of a key updates its row — and so holds it until it
+-- commits: publishers of one key take turns, and next_seq numbers their messages in the
+-- order they commit. Only the key's head (its earliest unfinished message) is deliverable;
+-- the others are WAITING. When the head is done, the next one is made deliverable; when it is
+-- dead-lettered or expires, the topic's ordering_dead_letter says whether the next one
+-- proceeds (skip) or the key waits for a replay of the dead letter (block).
+CREATE TABLE mq.ordering_keys (
+    topic              text        NOT NULL,
+    consumer_group     text        NOT NULL DEFAULT '',
+    ordering_key       text        NOT NULL,
+    next_seq           bigint      NOT NULL DEFAULT 0,
+    live               bigint      NOT NULL DEFAULT 0,
+    blocked_message_id bigint,
+    blocked_reason     text,
+    blocked_since      timestamptz,
+    updated_at         timestamptz NOT NULL,
+    PRIMARY KEY (topic, consumer_group, ordering_key),
+    CONSTRAINT ordering_keys_blocked_check
+        CHECK ((blocked_message_id IS NULL) = (blocked_since IS NULL))
+);
+
+COMMENT ON TABLE mq.ordering_keys IS 'pg_mq ordering keys with unfinished messages: their order counter, how many are not finished, and whether the key is blocked by a dead letter';
+COMMENT ON COLUMN mq.ordering_keys.live IS 'messages of the key not finished (the head and those WAITING behind it)';
+
+CREATE INDEX ordering_keys_blocked_idx ON mq.ordering_keys (topic, consumer_group)
+    WHERE blocked_message_id IS NOT NULL;
+
+-- Deduplication keys: a publish with a dedup_key that a message of the topic took less than
+-- the topic's dedup_window ago returns that message's id and writes nothing. A second
+-- publisher of a key waits for the first (the primary key); after a rollback the key is free.
+CREATE TABLE mq.dedup_keys (
+    topic      text        NOT NULL,
+    dedup_key  text        NOT NULL,
+    message_id bigint      NOT NULL,
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (topic, dedup_key)
+);
+
+COMMENT ON TABLE mq.dedup_keys IS 'pg_mq dedup keys remembered for their topic''s dedup_window; retention forgets them';
+
+CREATE INDEX dedup_keys_expires_at_idx ON mq.dedup_keys (expires_at);
+
+SELECT pg_catalog.pg_extension_config_dump('mq.ordering_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.dedup_keys', '');

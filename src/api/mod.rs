@@ -4,6 +4,7 @@
 mod legacy;
 mod monitoring;
 mod operations;
+mod ordering;
 mod poll;
 pub mod privileges;
 mod publish;

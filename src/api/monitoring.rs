@@ -35,6 +35,7 @@ fn snapshots(rows: Rows<'_>) -> Vec<TopicSnapshot> {
                 dead_letter_total: row.value("dead_letter_total"),
                 expired_total: row.value("expired_total"),
                 dead_letters: row.get("dead_letters").unwrap_or(0),
+                deduplicated_total: row.get("deduplicated_total").unwrap_or(0),
                 oldest_pending_age_micros: row.get::<Interval>("oldest_pending_age").map(micros),
                 paused: false,
             }
@@ -60,7 +61,7 @@ pub fn current(
 }
 
 /// The samples of the snapshot taken at `at`, by topic and group.
-fn samples_at(
+pub(crate) fn samples_at(
     client: &mut SpiClient<'_>,
     at: TimestampWithTimeZone,
 ) -> HashMap<String, TopicSnapshot> {
@@ -72,7 +73,7 @@ fn samples_at(
 
 /// Each topic's values now with its rates over `window`, measured from the snapshot at (or
 /// else just after) the window's start.
-fn current_with_rates(
+pub(crate) fn current_with_rates(
     client: &mut SpiClient<'_>,
     now: TimestampWithTimeZone,
     window: Interval,
@@ -140,6 +141,7 @@ fn mq_metrics(
         name!(expired_total, i64),
         name!(dead_letters, i64),
         name!(paused, bool),
+        name!(deduplicated_total, i64),
     ),
 > {
     let window = positive("window", window);
@@ -162,6 +164,7 @@ fn mq_metrics(
             t.expired_total,
             t.dead_letters,
             t.paused,
+            t.deduplicated_total,
         )
     }))
 }

@@ -9,7 +9,7 @@ use mq_core::lifecycle::Status;
 use mq_core::validation;
 
 use crate::engine::retention::{self, Cutoff, Kind};
-use crate::engine::{promotion, recovery};
+use crate::engine::{keys, promotion, recovery};
 use crate::pg::clock;
 use crate::pg::raise::{raise, OrRaise};
 use crate::pg::statements::Statement;
@@ -87,6 +87,9 @@ fn mq_retention() -> TableIterator<'static, (name!(kind, String), name!(deleted,
 fn mq_purge(topic: Option<&str>) -> i64 {
     let topic = validation::topic(topic).or_raise();
     Spi::connect_mut(|client| {
-        Statement::Purge.run_scalar::<i64>(client, &[topic.into(), clock::now().into()])
+        let now = clock::now();
+        let purged = Statement::Purge.run_scalar::<i64>(client, &[topic.into(), now.into()]);
+        keys::reconcile(client, topic, None, now);
+        purged
     })
 }

@@ -32,6 +32,7 @@ struct Polled {
     published_at: TimestampWithTimeZone,
     lease: Uuid,
     consumer_group: Option<String>,
+    ordering_key: Option<String>,
     /// When it became due, for ordering (microseconds since the Unix epoch).
     due_micros: i64,
 }
@@ -47,6 +48,7 @@ type PolledRow = (
     Uuid,
     TimestampWithTimeZone,
     Uuid,
+    Option<String>,
     Option<String>,
 );
 
@@ -64,6 +66,7 @@ impl Polled {
             self.published_at,
             self.lease,
             self.consumer_group,
+            self.ordering_key,
         )
     }
 }
@@ -125,6 +128,7 @@ fn mq_poll(
         name!(published_at, TimestampWithTimeZone),
         name!(lease, Uuid),
         name!(consumer_group, Option<String>),
+        name!(ordering_key, Option<String>),
     ),
 > {
     let group = consumer_group.map(|g| routing_rules::consumer_group(Some(g)).or_raise());
@@ -326,6 +330,7 @@ fn claim_from(
                 published_at: row.value("created_at"),
                 lease: row.value("lease"),
                 consumer_group: group.map(str::to_owned),
+                ordering_key: row.get("ordering_key"),
                 due_micros: clock::unix_micros(row.value("due_at")),
             })
             .collect();

@@ -9,7 +9,7 @@ use mq_core::topics as topics_core;
 use mq_core::{ids, validation};
 
 use crate::api::privileges;
-use crate::engine::{routing, topics};
+use crate::engine::{keys, routing, topics};
 use crate::pg::arrays::JsonbArray;
 use crate::pg::jsonb::RawJsonb;
 use crate::pg::raise::OrRaise;
@@ -33,6 +33,8 @@ fn mq_publish(
     headers: default!(Option<RawJsonb<'_>>, "NULL"),
     delay: default!(Option<Interval>, "NULL"),
     expires_at: default!(Option<TimestampWithTimeZone>, "NULL"),
+    ordering_key: default!(Option<&str>, "NULL"),
+    dedup_key: default!(Option<&str>, "NULL"),
 ) -> i64 {
     let topic = validation::topic(topic).or_raise();
     let payload = validation::required("payload", payload).or_raise();
@@ -47,6 +49,8 @@ fn mq_publish(
         expires_at,
         now,
     );
+    let ordering_key = validation::key("ordering_key", ordering_key).or_raise();
+    let dedup_key = validation::key("dedup_key", dedup_key).or_raise();
     privileges::check_topic(Capability::Producer, topic);
     let config = topics::for_publish(topic);
     let max_retries = checked.max_retries(&config);
@@ -54,6 +58,26 @@ fn mq_publish(
 
     let trace_id = trace_id.unwrap_or_else(|| fresh_trace_id(now));
     let groups = route(topic);
+    if ordering_key.is_some() || dedup_key.is_some() {
+        let keyed = Keyed {
+            topic,
+            headers,
+            priority,
+            max_retries,
+            execute_at,
+            delay,
+            now,
+            expires_at,
+            max_depth: config.max_depth,
+            groups: &groups,
+        };
+        return keyed.publish(
+            vec![payload],
+            vec![trace_id],
+            vec![ordering_key.map(str::to_owned)],
+            vec![dedup_key.map(str::to_owned)],
+        )[0];
+    }
     let id = Spi::connect_mut(|client| {
         if let Some(max_depth) = config.max_depth {
             let deliveries = i64::try_from(groups.len().max(1)).unwrap_or(i64::MAX);
@@ -80,6 +104,102 @@ fn mq_publish(
     });
     notify(topic, &groups);
     id
+}
+
+/// A publish with ordering or dedup keys: what the elements share.
+struct Keyed<'a> {
+    topic: &'a str,
+    headers: Option<RawJsonb<'a>>,
+    priority: i32,
+    max_retries: i32,
+    execute_at: Option<TimestampWithTimeZone>,
+    delay: Option<Interval>,
+    now: TimestampWithTimeZone,
+    expires_at: Option<TimestampWithTimeZone>,
+    max_depth: Option<i64>,
+    groups: &'a [String],
+}
+
+impl Keyed<'_> {
+    /// Publishes the elements (payload, trace id, ordering key, dedup key) through
+    /// lifecycle/publish_keyed.sql, after deduplication; returns one id per element in order
+    /// (a duplicate's is the earlier message's).
+    fn publish(
+        &self,
+        payloads: Vec<RawJsonb<'_>>,
+        trace_ids: Vec<Uuid>,
+        ordering_keys: Vec<Option<String>>,
+        dedup_keys: Vec<Option<String>>,
+    ) -> Vec<i64> {
+        let n = payloads.len();
+        let ids = Spi::connect_mut(|client| {
+            let dedup = if dedup_keys.iter().any(Option::is_some) {
+                let window = keys::dedup_window(self.topic);
+                keys::dedup(client, self.topic, &dedup_keys, window, self.now)
+            } else {
+                keys::Dedup {
+                    new_ids: vec![None; n],
+                    duplicate_of: vec![None; n],
+                }
+            };
+            let fresh: Vec<usize> = (0..n)
+                .filter(|i| dedup.duplicate_of[*i].is_none())
+                .collect();
+            let mut ids: Vec<Option<i64>> = dedup.duplicate_of.clone();
+            if fresh.is_empty() {
+                return ids;
+            }
+            if let Some(max_depth) = self.max_depth {
+                let adding =
+                    i64::try_from(fresh.len() * self.groups.len().max(1)).unwrap_or(i64::MAX);
+                topics::check_capacity(client, self.topic, max_depth, adding);
+            }
+            let args: Vec<DatumWithOid> = vec![
+                self.topic.into(),
+                fresh
+                    .iter()
+                    .map(|i| payloads[*i])
+                    .collect::<Vec<_>>()
+                    .into(),
+                self.headers.into(),
+                self.priority.into(),
+                self.max_retries.into(),
+                self.execute_at.into(),
+                self.delay.into(),
+                self.now.into(),
+                fresh
+                    .iter()
+                    .map(|i| trace_ids[*i])
+                    .collect::<Vec<_>>()
+                    .into(),
+                self.expires_at.into(),
+                self.groups.to_vec().into(),
+                fresh
+                    .iter()
+                    .map(|i| dedup.new_ids[*i])
+                    .collect::<Vec<_>>()
+                    .into(),
+                fresh
+                    .iter()
+                    .map(|i| ordering_keys[*i].clone())
+                    .collect::<Vec<_>>()
+                    .into(),
+            ];
+            let published: Vec<i64> = Statement::PublishKeyed
+                .run(client, &args)
+                .iter()
+                .map(|row| row.value::<i64>("id"))
+                .collect();
+            for (i, id) in fresh.iter().zip(published) {
+                ids[*i] = Some(id);
+            }
+            ids
+        });
+        notify(self.topic, self.groups);
+        ids.into_iter()
+            .map(|id| id.expect("every element has its id"))
+            .collect()
+    }
 }
 
 /// Routes a publish to `topic`: the groups it goes to (empty: point-to-point). A topic that
@@ -179,6 +299,8 @@ fn mq_publish_batch(
     headers: default!(Option<RawJsonb<'_>>, "NULL"),
     delay: default!(Option<Interval>, "NULL"),
     expires_at: default!(Option<TimestampWithTimeZone>, "NULL"),
+    ordering_keys: default!(Option<Vec<Option<String>>>, "NULL"),
+    dedup_keys: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> SetOfIterator<'static, i64> {
     let topic = validation::topic(topic).or_raise();
     let payloads = validation::required("payloads", payloads).or_raise();
@@ -198,6 +320,11 @@ fn mq_publish_batch(
         expires_at,
         now,
     );
+    let ordering_keys =
+        validation::batch_keys("ordering_keys", ordering_keys.as_deref(), elements.len())
+            .or_raise();
+    let dedup_keys =
+        validation::batch_keys("dedup_keys", dedup_keys.as_deref(), elements.len()).or_raise();
     privileges::check_topic(Capability::Producer, topic);
     let config = topics::for_publish(topic);
     if elements.is_empty() {
@@ -208,6 +335,25 @@ fn mq_publish_batch(
 
     let trace_ids: Vec<Uuid> = (0..elements.len()).map(|_| fresh_trace_id(now)).collect();
     let groups = route(topic);
+    if ordering_keys.iter().chain(&dedup_keys).any(Option::is_some) {
+        let keyed = Keyed {
+            topic,
+            headers,
+            priority,
+            max_retries,
+            execute_at,
+            delay,
+            now,
+            expires_at,
+            max_depth: config.max_depth,
+            groups: &groups,
+        };
+        let payloads = elements
+            .iter()
+            .map(|e| e.expect("checked: no NULL element"))
+            .collect();
+        return SetOfIterator::new(keyed.publish(payloads, trace_ids, ordering_keys, dedup_keys));
+    }
     let ids: Vec<i64> = Spi::connect_mut(|client| {
         if let Some(max_depth) = config.max_depth {
             let adding = i64::try_from(elements.len() * groups.len().max(1)).unwrap_or(i64::MAX);

@@ -7,6 +7,7 @@ use pgrx::spi::SpiClient;
 use mq_core::error::MqError;
 use mq_core::validation;
 
+use crate::engine::keys;
 use crate::pg::arrays::IdArray;
 use crate::pg::raise::{raise, OrRaise};
 use crate::pg::statements::Statement;
@@ -14,9 +15,22 @@ use crate::pg::{clock, wakeup};
 
 /// Replays the given dead letters that are not yet replayed; returns (dead_letter_id,
 /// message_id) pairs in dead letter id order.
-fn replay(client: &mut SpiClient<'_>, ids: DatumWithOid<'_>) -> Vec<(i64, i64)> {
+fn replay<'a>(client: &mut SpiClient<'_>, ids: impl Fn() -> DatumWithOid<'a>) -> Vec<(i64, i64)> {
+    // Dead letters of ordering keys take their place in their keys' order: the keys first.
+    let keyed: Vec<(String, String, String)> = Statement::DeadLetterKeys
+        .run(client, &[ids()])
+        .iter()
+        .map(|row| {
+            (
+                row.value("topic"),
+                row.value("consumer_group"),
+                row.value("ordering_key"),
+            )
+        })
+        .collect();
+    keys::lock(client, &keyed);
     Statement::Replay
-        .run(client, &[ids, clock::now().into()])
+        .run(client, &[ids(), clock::now().into()])
         .iter()
         .map(|row| {
             let topic: String = row.value("topic");
@@ -35,7 +49,8 @@ fn replay(client: &mut SpiClient<'_>, ids: DatumWithOid<'_>) -> Vec<(i64, i64)> 
 fn mq_replay_one(dead_letter_id: Option<i64>) -> i64 {
     let id = validation::required("dead_letter_id", dead_letter_id).or_raise();
     Spi::connect_mut(|client| {
-        if let Some((_, message_id)) = replay(client, [id].as_slice().into()).into_iter().next() {
+        if let Some((_, message_id)) = replay(client, || [id].as_slice().into()).into_iter().next()
+        {
             return message_id;
         }
         let state = Statement::DeadLetterState.run(client, &[id.into()]);
@@ -58,6 +73,6 @@ fn mq_replay_batch(dead_letter_ids: Option<IdArray>) -> SetOfIterator<'static, i
     let Some(ids) = dead_letter_ids.filter(|ids| !ids.is_empty()) else {
         return SetOfIterator::new(Vec::new());
     };
-    let replayed = Spi::connect_mut(|client| replay(client, ids.into()));
+    let replayed = Spi::connect_mut(|client| replay(client, || ids.into()));
     SetOfIterator::new(replayed.into_iter().map(|(_, message_id)| message_id))
 }

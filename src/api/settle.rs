@@ -15,7 +15,7 @@ use mq_core::validation;
 
 use crate::api::privileges;
 use crate::engine::failure::{self, RetryEvent};
-use crate::engine::topics;
+use crate::engine::{keys, topics};
 use crate::pg::clock;
 use crate::pg::raise::OrRaise;
 use crate::pg::statements::Statement;
@@ -57,13 +57,30 @@ fn mq_complete(
     let id = validation::required("id", id).or_raise();
     let topic = check_consumer(topic, &[id]);
     Spi::connect_mut(|client| {
-        !Statement::Complete
-            .run(
-                client,
-                &[id.into(), lease.into(), topic.into(), clock::now().into()],
-            )
-            .is_empty()
+        let now = clock::now();
+        let rows =
+            Statement::Complete.run(client, &[id.into(), lease.into(), topic.into(), now.into()]);
+        let completed = !rows.is_empty();
+        let finished = finished_keys(&rows);
+        keys::release(client, &finished, now);
+        completed
     })
+}
+
+/// The ordering keys of completed messages (complete.sql / complete_batch.sql rows).
+fn finished_keys(rows: &crate::pg::spi::Rows<'_>) -> Vec<keys::Finished> {
+    rows.iter()
+        .filter_map(|row| {
+            Some(keys::Finished {
+                key: row.get::<String>("ordering_key")?,
+                topic: row.value("topic"),
+                group: row.value("consumer_group"),
+                id: row.value("id"),
+                was_head: true,
+                dead: None,
+            })
+        })
+        .collect()
 }
 
 /// Completes each delivery `ids[i]` whose current lease is `leases[i]` (and that is in `topic`,
@@ -83,19 +100,20 @@ fn mq_complete_batch(
     }
     let topic = check_consumer(topic, &batch.ids);
     let done: std::collections::HashSet<i64> = Spi::connect_mut(|client| {
-        Statement::CompleteBatch
-            .run(
-                client,
-                &[
-                    batch.ids.clone().into(),
-                    batch.leases.clone().into(),
-                    topic.into(),
-                    clock::now().into(),
-                ],
-            )
-            .iter()
-            .map(|row| row.value::<i64>("id"))
-            .collect()
+        let now = clock::now();
+        let rows = Statement::CompleteBatch.run(
+            client,
+            &[
+                batch.ids.clone().into(),
+                batch.leases.clone().into(),
+                topic.into(),
+                now.into(),
+            ],
+        );
+        let done = rows.iter().map(|row| row.value::<i64>("id")).collect();
+        let finished = finished_keys(&rows);
+        keys::release(client, &finished, now);
+        done
     });
     TableIterator::new(report(&batch, |id| {
         done.contains(&id)

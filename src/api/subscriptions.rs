@@ -8,7 +8,7 @@ use pgrx::spi::SpiClient;
 use mq_core::error::MqError;
 use mq_core::routing::{self as routing_rules, Pattern};
 
-use crate::engine::routing;
+use crate::engine::{keys, routing};
 use crate::pg::raise::{raise, OrRaise};
 use crate::pg::statements::Statement;
 use crate::pg::{clock, wakeup};
@@ -110,7 +110,11 @@ fn mq_unsubscribe(
                 .filter(|t| !remaining.iter().any(|p| p.matches(t)))
                 .collect();
             if !stranded.is_empty() {
-                Statement::PurgeGroup.run(client, &[group.into(), stranded.into(), now.into()]);
+                Statement::PurgeGroup
+                    .run(client, &[group.into(), stranded.clone().into(), now.into()]);
+                for topic in &stranded {
+                    keys::reconcile(client, topic, Some(group), now);
+                }
             }
         }
         i64::try_from(removed).unwrap_or(i64::MAX)

@@ -8,6 +8,7 @@ use pgrx::spi::SpiClient;
 use mq_core::backoff::{self, FailureOutcome, RetryPolicy};
 use mq_core::lifecycle::{Status, TraceEvent};
 
+use crate::engine::keys;
 use crate::pg::spi::Rows;
 use crate::pg::statements::Statement;
 use crate::pg::{clock, wakeup};
@@ -98,20 +99,38 @@ pub fn settle(
         event.event().as_str().into(),
         expire.into(),
     ];
-    Statement::Settle
-        .run(client, &args)
+    let rows = Statement::Settle.run(client, &args);
+    let mut finished = Vec::new();
+    let settled = rows
         .iter()
         .map(|row| {
             let status: String = row.value("status");
             let status = Status::parse(&status).expect("settle.sql returns a status");
+            let topic: String = row.value("topic");
+            let group = row.get::<String>("consumer_group");
             if event == RetryEvent::Recovered && status == Status::Pending {
-                let group = row.get::<String>("consumer_group");
-                wakeup::notify_delivery_on_commit(&row.value::<String>("topic"), group.as_deref());
+                wakeup::notify_delivery_on_commit(&topic, group.as_deref());
             }
-            Settled {
-                id: row.value("id"),
-                status,
+            let id: i64 = row.value("id");
+            if let (Some(key), Status::Failed | Status::Expired) =
+                (row.get::<String>("ordering_key"), status)
+            {
+                finished.push(keys::Finished {
+                    topic,
+                    group: group.unwrap_or_default(),
+                    key,
+                    id,
+                    was_head: true,
+                    dead: Some(if status == Status::Expired {
+                        "expired"
+                    } else {
+                        "dead-lettered"
+                    }),
+                });
             }
+            Settled { id, status }
         })
-        .collect()
+        .collect();
+    keys::release(client, &finished, now);
+    settled
 }

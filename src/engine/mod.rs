@@ -2,6 +2,7 @@
 //! the background worker (src/worker/).
 
 pub mod failure;
+pub mod keys;
 pub mod promotion;
 pub mod recovery;
 pub mod retention;

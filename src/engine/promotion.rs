@@ -9,6 +9,7 @@
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::spi::SpiClient;
 
+use crate::engine::keys;
 use crate::pg::statements::Statement;
 use crate::pg::wakeup;
 
@@ -24,11 +25,22 @@ pub fn promote_batch(
     topic: Option<&str>,
     now: TimestampWithTimeZone,
 ) -> (i64, bool) {
-    let expired: i64 = Statement::Expire
-        .run(client, &[topic.into(), now.into(), PROMOTION_BATCH.into()])
+    let rows = Statement::Expire.run(client, &[topic.into(), now.into(), PROMOTION_BATCH.into()]);
+    let expired = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let finished: Vec<keys::Finished> = rows
         .iter()
-        .map(|row| row.value::<i64>("expired"))
-        .sum();
+        .filter_map(|row| {
+            Some(keys::Finished {
+                key: row.get::<String>("ordering_key")?,
+                topic: row.value("topic"),
+                group: row.value("consumer_group"),
+                id: row.value("id"),
+                was_head: row.value::<String>("was") != "WAITING",
+                dead: Some("expired"),
+            })
+        })
+        .collect();
+    keys::release(client, &finished, now);
     let promoted: i64 = Statement::Promote
         .run(client, &[topic.into(), now.into(), PROMOTION_BATCH.into()])
         .iter()

@@ -25,6 +25,8 @@ pub enum Kind {
     Traces,
     /// Payloads of messages delivered to consumer groups that no delivery refers to any more.
     Payloads,
+    /// Dedup keys whose window has passed.
+    DedupKeys,
 }
 
 /// Which rows are old enough to delete.
@@ -38,9 +40,10 @@ pub enum Cutoff {
 }
 
 impl Kind {
-    pub const ALL_SCHEDULED: [Kind; 4] = [
+    pub const ALL_SCHEDULED: [Kind; 5] = [
         Kind::Completed,
         Kind::Payloads,
+        Kind::DedupKeys,
         Kind::ReplayedDeadLetters,
         Kind::Traces,
     ];
@@ -53,6 +56,7 @@ impl Kind {
             Kind::ReplayedDeadLetters => "replayed dead letters",
             Kind::Traces => "traces",
             Kind::Payloads => "payloads",
+            Kind::DedupKeys => "dedup keys",
         }
     }
 
@@ -63,7 +67,7 @@ impl Kind {
             Kind::Completed => Some(settings::COMPLETED_RETENTION.get()),
             Kind::ReplayedDeadLetters => Some(settings::DEAD_LETTER_RETENTION.get()),
             Kind::Traces => Some(settings::TRACE_RETENTION.get()),
-            Kind::Failed | Kind::Expired | Kind::Payloads => None,
+            Kind::Failed | Kind::Expired | Kind::Payloads | Kind::DedupKeys => None,
         }
     }
 
@@ -72,7 +76,7 @@ impl Kind {
             Kind::Completed => Some(Status::Completed),
             Kind::Failed => Some(Status::Failed),
             Kind::Expired => Some(Status::Expired),
-            Kind::ReplayedDeadLetters | Kind::Traces | Kind::Payloads => None,
+            Kind::ReplayedDeadLetters | Kind::Traces | Kind::Payloads | Kind::DedupKeys => None,
         }
     }
 }
@@ -120,6 +124,12 @@ pub fn delete_batch(
             more |= n >= full;
         }
         return (deleted, more);
+    }
+    if kind == Kind::DedupKeys {
+        // Not by a retention setting: a key goes when its window has passed.
+        let deleted = Statement::CleanupDedupKeys
+            .run_scalar::<i64>(client, &[now.into(), RETENTION_BATCH.into()]);
+        return (deleted, deleted >= full);
     }
     if kind == Kind::Payloads {
         // Not by age: a payload goes when no delivery refers to it any more.

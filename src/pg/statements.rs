@@ -121,16 +121,17 @@ statements! {
         (topic: TEXT, batch_size: INT4, consumer_id: TEXT, lock_timeout: INTERVAL,
          now: TIMESTAMPTZ)
         -> (id, topic, payload, headers, priority, retry_count, max_retries, trace_id,
-            created_at, lease, due_at);
+            created_at, lease, due_at, ordering_key);
     ClaimGroup = "lifecycle/claim_group.sql"
         (topic: TEXT, batch_size: INT4, consumer_id: TEXT, lock_timeout: INTERVAL,
          now: TIMESTAMPTZ, consumer_group: TEXT)
         -> (id, topic, payload, headers, priority, retry_count, max_retries, trace_id,
-            created_at, lease, due_at);
+            created_at, lease, due_at, ordering_key);
     Complete = "lifecycle/complete.sql" (id: INT8, lease: UUID, topic: TEXT, now: TIMESTAMPTZ)
-        -> (id);
+        -> (id, topic, consumer_group, ordering_key);
     CompleteBatch = "lifecycle/complete_batch.sql"
-        (ids: INT8_ARRAY, leases: UUID_ARRAY, topic: TEXT, now: TIMESTAMPTZ) -> (id);
+        (ids: INT8_ARRAY, leases: UUID_ARRAY, topic: TEXT, now: TIMESTAMPTZ)
+        -> (id, topic, consumer_group, ordering_key);
     Extend = "lifecycle/extend.sql"
         (id: INT8, lease: UUID, extend_by: INTERVAL, now: TIMESTAMPTZ, topic: TEXT)
         -> (locked_until);
@@ -142,13 +143,19 @@ statements! {
     Settle = "lifecycle/settle.sql"
         (ids: INT8_ARRAY, next_retry_at: TIMESTAMPTZ_ARRAY, error: TEXT, now: TIMESTAMPTZ,
          retry_event: TEXT, expire: BOOL_ARRAY)
-        -> (id, status, topic, consumer_group);
+        -> (id, status, topic, consumer_group, ordering_key);
     Replay = "lifecycle/replay.sql" (dead_letter_ids: INT8_ARRAY, now: TIMESTAMPTZ)
         -> (dead_letter_id, message_id, topic, consumer_group);
     Promote = "lifecycle/promote.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
         -> (topic, consumer_group, promoted);
     Expire = "lifecycle/expire.sql" (topic: TEXT, now: TIMESTAMPTZ, limit: INT4)
-        -> (topic, expired);
+        -> (id, topic, consumer_group, ordering_key, was);
+    PublishKeyed = "lifecycle/publish_keyed.sql"
+        (topic: TEXT, payloads: JSONB_ARRAY, headers: JSONB, priority: INT4, max_retries: INT4,
+         execute_at: TIMESTAMPTZ, delay: INTERVAL, now: TIMESTAMPTZ, trace_ids: UUID_ARRAY,
+         expires_at: TIMESTAMPTZ, groups: TEXT_ARRAY, ids: INT8_ARRAY,
+         ordering_keys: TEXT_ARRAY)
+        -> (id);
     DeadLetterState = "lifecycle/dead_letter_state.sql" (id: INT8)
         -> (replayed, replayed_message_id);
     Trace = "lifecycle/trace.sql" (trace_id: UUID)
@@ -160,7 +167,7 @@ statements! {
     CurrentMetrics = "operations/current_metrics.sql" (now: TIMESTAMPTZ, topic: TEXT)
         -> (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
             failed_total, dead_letter_total, oldest_pending_age, expired_total, dead_letters,
-            delivered_total, last_delivery_at);
+            delivered_total, last_delivery_at, deduplicated_total);
     WindowBaseline = "operations/window_baseline.sql" (start: TIMESTAMPTZ, now: TIMESTAMPTZ)
         -> (sampled_at);
     TakeSample = "operations/take_sample.sql" (now: TIMESTAMPTZ) -> ();
@@ -169,7 +176,7 @@ statements! {
     SamplesBetween = "operations/samples_between.sql" (from: TIMESTAMPTZ, until: TIMESTAMPTZ)
         -> (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
             failed_total, dead_letter_total, oldest_pending_age, expired_total, dead_letters,
-            delivered_total, last_delivery_at);
+            delivered_total, last_delivery_at, deduplicated_total);
     CleanupPayloads = "operations/cleanup_payloads.sql" (batch: INT4) -> (count);
     CleanupMessages = "operations/cleanup_messages.sql"
         (topic: TEXT, status: TEXT, cutoff: TIMESTAMPTZ, batch: INT4) -> (count);
@@ -212,6 +219,28 @@ statements! {
         -> (topic, max_retries, retry_base_delay_us, retry_max_delay_us, lock_timeout_us,
             message_ttl_us, max_depth, retention_us, dedup_window_us, ordering_dead_letter,
             description, paused, created_at, pending, delayed, processing, dead_letters);
+
+    // Ordering and deduplication keys (sql/statements/keys/).
+    LockKeys = "keys/lock_keys.sql"
+        (topics: TEXT_ARRAY, groups: TEXT_ARRAY, keys: TEXT_ARRAY) -> (ordering_key);
+    ReleaseKeys = "keys/release_keys.sql"
+        (topics: TEXT_ARRAY, groups: TEXT_ARRAY, keys: TEXT_ARRAY, finished: INT8_ARRAY,
+         block_ids: INT8_ARRAY, reasons: TEXT_ARRAY, now: TIMESTAMPTZ, heads: BOOL_ARRAY)
+        -> (topic, consumer_group);
+    ReconcileKeys = "keys/reconcile_keys.sql" (topic: TEXT, consumer_group: TEXT, now: TIMESTAMPTZ)
+        -> ();
+    BlockedKeys = "keys/blocked_keys.sql" (topic: TEXT, consumer_group: TEXT)
+        -> (ordering_key, blocked_message_id, blocked_reason, blocked_since);
+    DeadLetterKeys = "keys/dead_letter_keys.sql" (ids: INT8_ARRAY)
+        -> (topic, consumer_group, ordering_key);
+    DedupClaim = "keys/dedup_claim.sql"
+        (topic: TEXT, keys: TEXT_ARRAY, now: TIMESTAMPTZ, window: INTERVAL)
+        -> (dedup_key, message_id);
+    DedupExisting = "keys/dedup_existing.sql" (topic: TEXT, keys: TEXT_ARRAY)
+        -> (dedup_key, message_id);
+    DedupCounted = "keys/dedup_counted.sql" (topic: TEXT, count: INT8, now: TIMESTAMPTZ) -> ();
+    CleanupDedupKeys = "operations/cleanup_dedup_keys.sql" (cutoff: TIMESTAMPTZ, batch: INT4)
+        -> (count);
 
     // Publish–subscribe (sql/statements/groups/).
     PublishToGroups = "groups/publish.sql"

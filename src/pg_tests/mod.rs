@@ -7,6 +7,7 @@ mod complete;
 mod fail;
 mod metrics;
 mod operations;
+mod ordering;
 mod poll;
 mod privileges;
 mod publish;

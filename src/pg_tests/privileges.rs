@@ -146,7 +146,7 @@ mod tests {
             ))
         };
         let publish_fn =
-            "mq_publish(text,jsonb,integer,timestamptz,integer,uuid,jsonb,interval,timestamptz)";
+            "mq_publish(text,jsonb,integer,timestamptz,integer,uuid,jsonb,interval,timestamptz,text,text)";
         let poll_fn = "mq_poll(text,integer,interval,text,interval,text)";
         assert!(!can(publish_fn));
 
@@ -154,7 +154,7 @@ mod tests {
         run("SELECT mq_grant('producer', 'mq_test_app')"); // again: nothing new
         assert!(can(publish_fn));
         assert!(can(
-            "mq_publish_batch(text,jsonb[],integer,timestamptz,integer,jsonb,interval,timestamptz)"
+            "mq_publish_batch(text,jsonb[],integer,timestamptz,integer,jsonb,interval,timestamptz,text[],text[])"
         ));
         assert!(!can(poll_fn));
         assert_eq!(

@@ -44,6 +44,13 @@ pub trait FanoutSession: Send {
     fn consume(&mut self, group: usize, max: i32) -> usize;
 }
 
+/// (j): one connection's view of an ordered backlog.
+pub trait OrderedSession: Send {
+    /// Claims up to `max` deliverable messages (by key, when the backlog has keys), completes
+    /// them and returns how many.
+    fn consume(&mut self, max: i32) -> usize;
+}
+
 /// A queue system installed in the benchmark database.
 pub trait System: Sync {
     fn name(&self) -> String;
@@ -75,7 +82,7 @@ pub trait System: Sync {
     fn runs(&self, scenario: Scenario) -> bool {
         !matches!(
             scenario,
-            Scenario::ScheduledPoll | Scenario::Monitoring | Scenario::Fanout
+            Scenario::ScheduledPoll | Scenario::Monitoring | Scenario::Fanout | Scenario::Ordered
         )
     }
     /// (g): adds `n` messages to `queue` that fall due in an hour, stored the way the system
@@ -112,6 +119,21 @@ pub trait System: Sync {
     /// (i): bytes the system's tables of the topic take on disk (with indexes and TOAST).
     fn fanout_storage(&self, _admin: &mut Client, _topic: &str, _groups: usize) -> i64 {
         unimplemented!("{} does not run scenario i", self.name())
+    }
+    /// (j): adds `n` due messages to `queue`, message i of key i % `keys` (with its key when
+    /// `keyed`).
+    fn ordered_fill(&self, _admin: &mut Client, _queue: &str, _keys: i64, _n: i64, _keyed: bool) {
+        unimplemented!("{} does not run scenario j", self.name())
+    }
+    /// (j): a session consuming it; no call of it may take longer than `limit`.
+    fn ordered_session(
+        &self,
+        _client: Client,
+        _queue: &str,
+        _keyed: bool,
+        _limit: Duration,
+    ) -> Box<dyn OrderedSession> {
+        unimplemented!("{} does not run scenario j", self.name())
     }
     /// (h): removes what `fill_topics` added.
     fn drop_topics(&self, admin: &mut Client, prefix: &str, _topics: i64) {

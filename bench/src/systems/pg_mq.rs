@@ -5,7 +5,9 @@ use std::time::Duration;
 use postgres::{Client, Statement};
 use serde_json::Value;
 
-use super::{count, delivered_at, in_chunks, in_ranges, FanoutSession, Session, System};
+use super::{
+    count, delivered_at, in_chunks, in_ranges, FanoutSession, OrderedSession, Session, System,
+};
 use crate::payload::SQL_PAYLOAD;
 use crate::scenarios::Scenario;
 
@@ -80,7 +82,7 @@ impl System for PgMq {
     fn drop(&self, admin: &mut Client, _queue: &str, _shards: usize) {
         admin
             .batch_execute(
-                "TRUNCATE mq.messages, mq.dead_letters, mq.traces, mq.metric_counts, \
+                "TRUNCATE mq.messages, mq.dead_letters, mq.traces, mq.ordering_keys, mq.dedup_keys, mq.metric_counts, \
                  mq.metric_totals, mq.metric_snapshots, mq.metric_samples",
             )
             .unwrap();
@@ -165,7 +167,33 @@ impl System for PgMq {
     /// Every scenario; (h) only once, with tracing on: the monitoring functions read the
     /// counters, which do not depend on `pg_mq.trace`.
     fn runs(&self, scenario: Scenario) -> bool {
-        scenario != Scenario::Monitoring || self.trace
+        !matches!(scenario, Scenario::Monitoring | Scenario::Ordered) || self.trace
+    }
+
+    fn ordered_fill(&self, admin: &mut Client, queue: &str, keys: i64, n: i64, keyed: bool) {
+        admin.batch_execute("SET pg_mq.trace = on").unwrap();
+        let sql = format!(
+            "SELECT count(*) FROM mq_publish_batch($1, \
+               ARRAY(SELECT {SQL_PAYLOAD} FROM generate_series($2::bigint, $3::bigint) n), \
+               ordering_keys => CASE WHEN $5 THEN \
+                 ARRAY(SELECT 'key-' || (n % $4::bigint) FROM generate_series($2::bigint, $3::bigint) n) END)"
+        );
+        in_ranges(n, |first, last| {
+            admin
+                .query_one(&sql, &[&queue, &first, &last, &keys, &keyed])
+                .unwrap();
+        });
+    }
+
+    fn ordered_session(
+        &self,
+        client: Client,
+        queue: &str,
+        _keyed: bool,
+        _limit: Duration,
+    ) -> Box<dyn OrderedSession> {
+        let mut session = self.session(client, queue, 0, 1);
+        Box::new(OrderedPgMq(move |max| session.consume(max, None).len()))
     }
 
     fn fanout_create(&self, admin: &mut Client, topic: &str, groups: usize) {
@@ -332,5 +360,14 @@ impl FanoutSession for PgMqFanout {
             .query_one(&self.complete, &[&ids, &leases, &self.topic])
             .unwrap();
         rows.len()
+    }
+}
+
+/// (j): the point-to-point session's poll and complete, keyed or not.
+struct OrderedPgMq<F>(F);
+
+impl<F: FnMut(i32) -> usize + Send> OrderedSession for OrderedPgMq<F> {
+    fn consume(&mut self, max: i32) -> usize {
+        (self.0)(max)
     }
 }

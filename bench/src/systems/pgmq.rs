@@ -6,7 +6,7 @@ use std::time::Duration;
 use postgres::{Client, Statement};
 use serde_json::Value;
 
-use super::{count, delivered_at, in_chunks, FanoutSession, Session, System};
+use super::{count, delivered_at, in_chunks, FanoutSession, OrderedSession, Session, System};
 use crate::payload::SQL_PAYLOAD;
 use crate::scenarios::Scenario;
 
@@ -185,6 +185,51 @@ impl System for Pgmq {
         true
     }
 
+    fn ordered_fill(&self, admin: &mut Client, queue: &str, keys: i64, n: i64, keyed: bool) {
+        let sql = format!(
+            "SELECT count(*) FROM pgmq.send_batch($1, \
+               ARRAY(SELECT {SQL_PAYLOAD} FROM generate_series($2::bigint, $3::bigint) n), \
+               CASE WHEN $5 THEN ARRAY(SELECT jsonb_build_object('x-pgmq-group', 'key-' || (n % $4::bigint)) \
+                                       FROM generate_series($2::bigint, $3::bigint) n) END)"
+        );
+        super::in_ranges(n, |first, last| {
+            admin
+                .query_one(&sql, &[&queue, &first, &last, &keys, &keyed])
+                .unwrap();
+        });
+    }
+
+    /// Keyed: pgmq's FIFO read (read_grouped, SQS-style: as many as it can from one group),
+    /// then a delete of what it read; plain: read and delete.
+    fn ordered_session(
+        &self,
+        mut client: Client,
+        queue: &str,
+        keyed: bool,
+        limit: Duration,
+    ) -> Box<dyn OrderedSession> {
+        // The grouped read scans the queue for every group: on a large backlog one call can
+        // outlast the scenario. A call cut off by the limit consumed nothing.
+        client
+            .batch_execute(&format!("SET statement_timeout = {}", limit.as_millis()))
+            .unwrap();
+        let read = if keyed {
+            "pgmq.read_grouped"
+        } else {
+            "pgmq.read"
+        };
+        let statement = client
+            .prepare(&format!(
+                "SELECT count(*) FROM pgmq.delete($1, ARRAY(SELECT msg_id FROM {read}($1, 30, $2)))"
+            ))
+            .unwrap();
+        Box::new(OrderedPgmq {
+            client,
+            statement,
+            queue: queue.to_owned(),
+        })
+    }
+
     /// pgmq's topics (1.11): a queue per group, bound to the topic's routing key; publishing
     /// with send_batch_topic writes a copy of each message into every bound queue.
     fn fanout_create(&self, admin: &mut Client, topic: &str, groups: usize) {
@@ -332,5 +377,21 @@ impl FanoutSession for PgmqFanout {
             .query_one(&self.archive, &[queue, &ids])
             .unwrap();
         rows.len()
+    }
+}
+
+struct OrderedPgmq {
+    client: Client,
+    statement: Statement,
+    queue: String,
+}
+
+impl OrderedSession for OrderedPgmq {
+    fn consume(&mut self, max: i32) -> usize {
+        match self.client.query_one(&self.statement, &[&self.queue, &max]) {
+            Ok(row) => row.get::<_, i64>(0) as usize,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::QUERY_CANCELED) => 0,
+            Err(e) => panic!("pgmq grouped read: {e}"),
+        }
     }
 }

@@ -36,6 +36,7 @@ const MONITOR_FUNCTIONS: &[&str] = &[
     "mq_topics",
     "mq_topic_config",
     "mq_subscriptions",
+    "mq_blocked_keys",
 ];
 const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_metrics",
@@ -45,6 +46,7 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_topics",
     "mq_topic_config",
     "mq_subscriptions",
+    "mq_blocked_keys",
     "mq_metrics_sample",
     "mq_subscribe",
     "mq_unsubscribe",

@@ -243,6 +243,7 @@ mod tests {
             dead_letter_total: 0,
             expired_total: 0,
             dead_letters: 0,
+            deduplicated_total: 0,
             oldest_pending_age_micros: None,
             paused: false,
         }

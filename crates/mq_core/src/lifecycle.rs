@@ -47,6 +47,8 @@ macro_rules! names {
 names! {
     /// `mq.messages.status`.
     pub enum Status {
+        /// Waiting behind an earlier message of its ordering key.
+        Waiting = "WAITING",
         /// Not due yet: published for later, or waiting out a retry's backoff.
         Scheduled = "SCHEDULED",
         /// Due: waiting for a poll.
@@ -104,7 +106,7 @@ mod tests {
         assert_eq!(Status::parse("pending"), None);
         assert_eq!(
             spoken_list(Status::ALL),
-            "SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED"
+            "WAITING, SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED"
         );
     }
 

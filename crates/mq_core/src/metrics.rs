@@ -10,7 +10,7 @@ pub struct TopicSnapshot {
     pub at_micros: i64,
     /// PENDING and due.
     pub pending: i64,
-    /// PENDING and not due yet (scheduled, or waiting for a retry).
+    /// Not deliverable yet (scheduled, waiting for a retry, or WAITING behind its ordering key).
     pub delayed: i64,
     pub processing: i64,
     pub consumed_total: i64,
@@ -20,6 +20,8 @@ pub struct TopicSnapshot {
     pub expired_total: i64,
     /// Dead letters not replayed (a gauge).
     pub dead_letters: i64,
+    /// Publishes that returned an earlier message of their dedup key.
+    pub deduplicated_total: i64,
     /// How long the oldest due message has been waiting, in microseconds.
     pub oldest_pending_age_micros: Option<i64>,
     /// Whether the topic is paused (not a sampled value: the catalog's, now).
@@ -75,6 +77,7 @@ impl TopicSnapshot {
             dead_letter_total: 0,
             expired_total: 0,
             dead_letters: 0,
+            deduplicated_total: 0,
             oldest_pending_age_micros: None,
             paused: false,
         }
@@ -156,6 +159,7 @@ mod tests {
             dead_letter_total: dead,
             expired_total: 0,
             dead_letters: 0,
+            deduplicated_total: 0,
             oldest_pending_age_micros: None,
             paused: false,
         }

@@ -27,7 +27,7 @@ const FAMILIES: &[Family] = &[
     Family {
         name: "mq_delayed",
         kind: "gauge",
-        help: "Messages not due yet: scheduled for later or waiting for a retry.",
+        help: "Messages not deliverable yet: scheduled for later, waiting for a retry, or behind an earlier message of their ordering key.",
         value: |t| t.delayed as f64,
     },
     Family {
@@ -59,6 +59,12 @@ const FAMILIES: &[Family] = &[
         kind: "counter",
         help: "Messages that expired before they were completed (and were dead-lettered).",
         value: |t| t.expired_total as f64,
+    },
+    Family {
+        name: "mq_deduplicated_total",
+        kind: "counter",
+        help: "Publishes that returned an earlier message of their dedup key (nothing written).",
+        value: |t| t.deduplicated_total as f64,
     },
     Family {
         name: "mq_dead_letters",
@@ -139,6 +145,7 @@ mod tests {
             dead_letter_total: 1,
             expired_total: 0,
             dead_letters: 0,
+            deduplicated_total: 0,
             oldest_pending_age_micros: Some(1_500_000),
             paused: false,
         }

@@ -199,6 +199,68 @@ pub fn schedule(
 pub const TIMESTAMP_FIRST_MICROS: i64 = -211_813_488_000_000_000;
 pub const TIMESTAMP_END_MICROS: i64 = 9_223_371_331_200_000_000;
 
+/// Longest ordering or dedup key, in characters.
+pub const KEY_MAX_LEN: usize = 255;
+
+/// An ordering or dedup key (argument `argument`): NULL for none, else 1 to 255 characters.
+pub fn key<'a>(argument: &'static str, key: Option<&'a str>) -> Result<Option<&'a str>, MqError> {
+    match key {
+        None => Ok(None),
+        Some("") => Err(MqError::invalid(
+            argument,
+            "must not be empty (NULL for none)",
+        )),
+        Some(k) if k.chars().count() > KEY_MAX_LEN => Err(MqError::invalid(
+            argument,
+            format!(
+                "is {} characters long, the limit is {KEY_MAX_LEN}",
+                k.chars().count()
+            ),
+        )),
+        Some(k) => Ok(Some(k)),
+    }
+}
+
+/// The keys of a batch (argument `argument`): NULL for none, else one per payload (`len`),
+/// each NULL or a valid key.
+pub fn batch_keys(
+    argument: &'static str,
+    keys: Option<&[Option<String>]>,
+    len: usize,
+) -> Result<Vec<Option<String>>, MqError> {
+    let Some(keys) = keys else {
+        return Ok(vec![None; len]);
+    };
+    if keys.len() != len {
+        return Err(MqError::invalid(
+            argument,
+            format!(
+                "must have one element per payload: {len} payloads, {} keys",
+                keys.len()
+            ),
+        ));
+    }
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            key(argument, k.as_deref())
+                .map(|k| k.map(str::to_owned))
+                .map_err(|e| match e {
+                    MqError::InvalidArgument {
+                        argument,
+                        reason,
+                        hint,
+                    } => MqError::InvalidArgument {
+                        argument,
+                        reason: format!("element {}: {reason}", i + 1),
+                        hint,
+                    },
+                    other => other,
+                })
+        })
+        .collect()
+}
+
 /// mq_publish's `expires_at` (when given, as (is finite, microseconds since the Unix epoch)):
 /// a finite time after `now_micros`.
 pub fn expires_at(value: Option<(bool, i64)>, now_micros: i64) -> Result<(), MqError> {
@@ -306,6 +368,39 @@ pub fn headers(headers: Option<(JsonRoot, usize)>, limit: usize) -> Result<(), M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_one_to_255_characters_one_per_payload() {
+        assert_eq!(key("ordering_key", None).unwrap(), None);
+        assert_eq!(
+            key("ordering_key", Some("order-7")).unwrap(),
+            Some("order-7")
+        );
+        assert!(key("ordering_key", Some("")).is_err());
+        let long = "k".repeat(256);
+        let e = key("dedup_key", Some(&long)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "argument \"dedup_key\" is 256 characters long, the limit is 255"
+        );
+        assert_eq!(
+            batch_keys("ordering_keys", None, 2).unwrap(),
+            vec![None, None]
+        );
+        let e = batch_keys("ordering_keys", Some(&[Some("a".into())]), 2).unwrap_err();
+        assert!(e.to_string().contains("2 payloads, 1 keys"), "{e}");
+        let e = batch_keys(
+            "dedup_keys",
+            Some(&[Some("a".into()), Some(String::new())]),
+            2,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("argument \"dedup_keys\" element 2: must not be empty"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn expiry_must_be_finite_and_later_than_now() {

@@ -1,9 +1,9 @@
--- Deletes a consumer group's waiting deliveries (PENDING and SCHEDULED) of the given topics,
+-- Deletes a consumer group's waiting deliveries (PENDING, SCHEDULED and WAITING) of the given topics,
 -- each with a PURGED trace row, and counts them; returns how many. Deliveries in flight stay
 -- (they can still be completed). Rows another session is changing are skipped.
 WITH doomed AS (
     SELECT id FROM mq.messages
-    WHERE consumer_group = $1 AND topic = ANY ($2) AND status IN ('PENDING', 'SCHEDULED')
+    WHERE consumer_group = $1 AND topic = ANY ($2) AND status IN ('PENDING', 'SCHEDULED', 'WAITING')
     FOR UPDATE SKIP LOCKED
 ), purged AS (
     DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id
@@ -21,7 +21,7 @@ WITH doomed AS (
 , counted AS (
     INSERT INTO mq.metric_counts (topic, consumer_group, pending_out, delayed, counted_at)
     SELECT topic, $1, count(*) FILTER (WHERE status = 'PENDING'),
-           -count(*) FILTER (WHERE status = 'SCHEDULED'), $3
+           -count(*) FILTER (WHERE status IN ('SCHEDULED', 'WAITING')), $3
     FROM purged GROUP BY topic
 )
 SELECT count(*) FROM purged

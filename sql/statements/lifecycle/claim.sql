@@ -17,7 +17,7 @@ WITH claimed AS (
         LIMIT $2
         FOR UPDATE SKIP LOCKED))
     RETURNING m.id, m.topic, m.payload, m.headers, m.priority, m.retry_count, m.max_retries,
-              m.trace_id, m.created_at, m.lease, m.locked_until,
+              m.trace_id, m.created_at, m.lease, m.locked_until, m.ordering_key,
               coalesce(m.next_retry_at, m.execute_at) AS due_at
 )
 --trace{
@@ -35,5 +35,5 @@ WITH claimed AS (
     SELECT $1, count(*), count(*), count(*), $5 FROM claimed HAVING count(*) > 0
 )
 SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id, created_at, lease,
-       due_at
+       due_at, ordering_key
 FROM claimed

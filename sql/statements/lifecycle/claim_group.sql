@@ -23,7 +23,7 @@ WITH claimed AS (
                    ELSE (SELECT p.headers FROM mq.payloads p WHERE p.id = m.payload_id) END
                   AS headers,
               m.priority, m.retry_count, m.max_retries,
-              m.trace_id, m.created_at, m.lease, m.locked_until,
+              m.trace_id, m.created_at, m.lease, m.locked_until, m.ordering_key,
               coalesce(m.next_retry_at, m.execute_at) AS due_at
 )
 --trace{
@@ -42,5 +42,5 @@ WITH claimed AS (
     SELECT $1, $6, count(*), count(*), count(*), $5 FROM claimed HAVING count(*) > 0
 )
 SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id, created_at, lease,
-       due_at
+       due_at, ordering_key
 FROM claimed

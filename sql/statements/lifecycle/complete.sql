@@ -6,7 +6,7 @@ WITH done AS (
     SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
     WHERE id = $1 AND status = 'PROCESSING' AND ($2::uuid IS NULL OR lease = $2)
       AND ($3::text IS NULL OR topic = $3)
-    RETURNING id, topic, trace_id, consumer_id, retry_count, consumer_group
+    RETURNING id, topic, trace_id, consumer_id, retry_count, consumer_group, ordering_key
 )
 --trace{
 , traced AS (
@@ -24,4 +24,4 @@ WITH done AS (
     SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4
     FROM done GROUP BY topic, consumer_group
 )
-SELECT id FROM done
+SELECT id, topic, coalesce(consumer_group, '') AS consumer_group, ordering_key FROM done

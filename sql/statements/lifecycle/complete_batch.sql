@@ -6,7 +6,8 @@ WITH done AS (
     FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::uuid[])) AS b(id, lease)
     WHERE m.id = b.id AND m.id = ANY ($1) AND m.status = 'PROCESSING' AND m.lease = b.lease
       AND ($3::text IS NULL OR m.topic = $3)
-    RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group
+    RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group,
+              m.ordering_key
 )
 --trace{
 , traced AS (
@@ -24,4 +25,4 @@ WITH done AS (
     SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4
     FROM done GROUP BY topic, consumer_group
 )
-SELECT id FROM done
+SELECT id, topic, coalesce(consumer_group, '') AS consumer_group, ordering_key FROM done

@@ -22,16 +22,17 @@ WITH outcome AS (
     FROM outcome o
     WHERE m.id = o.id AND m.id = ANY($1) AND m.status = 'PROCESSING'
     RETURNING m.id, m.topic, m.consumer_group, m.payload, m.payload_id, m.headers, m.priority,
-              m.max_retries, m.trace_id, m.retry_count, m.consumer_id, m.next_retry_at, m.status
+              m.max_retries, m.trace_id, m.retry_count, m.consumer_id, m.next_retry_at, m.status,
+              m.ordering_key, m.ordering_seq
 ), dead AS (
     INSERT INTO mq.dead_letters
         (original_id, topic, payload, headers, priority, max_retries, trace_id, error_message,
-         retry_count, created_at, consumer_group)
+         retry_count, created_at, consumer_group, ordering_key, ordering_seq)
     SELECT s.id, s.topic, coalesce(s.payload, p.payload),
            CASE WHEN s.payload_id IS NULL THEN s.headers ELSE p.headers END,
            s.priority, s.max_retries, s.trace_id,
            CASE WHEN s.status = 'EXPIRED' THEN 'expired' ELSE $3 END, s.retry_count, $4,
-           s.consumer_group
+           s.consumer_group, s.ordering_key, s.ordering_seq
     FROM settled s
     LEFT JOIN mq.payloads p ON p.id = s.payload_id
     WHERE s.status IN ('FAILED', 'EXPIRED')
@@ -71,4 +72,4 @@ WITH outcome AS (
     FROM settled
     GROUP BY topic, consumer_group
 )
-SELECT id, status, topic, consumer_group FROM settled
+SELECT id, status, topic, consumer_group, ordering_key FROM settled

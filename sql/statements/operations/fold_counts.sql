@@ -9,14 +9,15 @@
 WITH moved AS (
     DELETE FROM mq.metric_counts
     RETURNING topic, consumer_group, pending_in, pending_out, delayed, processing, dead_letters,
-              consumed, failed, dead_lettered, expired, delivered, oldest_due, counted_at
+              consumed, failed, dead_lettered, expired, delivered, deduplicated, oldest_due,
+              counted_at
 ), sums AS (
     SELECT topic, consumer_group,
            sum(pending_in - pending_out) AS pending, sum(pending_out) AS pending_out,
            sum(delayed) AS delayed, sum(processing) AS processing,
            sum(dead_letters) AS dead_letters, sum(consumed) AS consumed, sum(failed) AS failed,
            sum(dead_lettered) AS dead_lettered, sum(expired) AS expired,
-           sum(delivered) AS delivered,
+           sum(delivered) AS delivered, sum(deduplicated) AS deduplicated,
            max(counted_at) FILTER (WHERE delivered > 0) AS last_delivery_at,
            min(oldest_due) AS oldest_due,
            bool_or(pending_in > 0 OR delayed > 0) AS received
@@ -30,9 +31,10 @@ WITH moved AS (
 )
 INSERT INTO mq.metric_totals AS t
     (topic, consumer_group, pending, delayed, processing, dead_letters, consumed, failed,
-     dead_lettered, expired, delivered, last_delivery_at, oldest_due, updated_at)
+     dead_lettered, expired, delivered, deduplicated, last_delivery_at, oldest_due, updated_at)
 SELECT s.topic, s.consumer_group, s.pending, s.delayed, s.processing, s.dead_letters,
-       s.consumed, s.failed, s.dead_lettered, s.expired, s.delivered, s.last_delivery_at,
+       s.consumed, s.failed, s.dead_lettered, s.expired, s.delivered, s.deduplicated,
+       s.last_delivery_at,
        CASE WHEN s.pending_out > 0 THEN mq.oldest_pending_due(s.topic, s.consumer_group)
             ELSE least(old.oldest_due, s.oldest_due) END,
        $1
@@ -48,6 +50,7 @@ SET pending = t.pending + excluded.pending,
     dead_lettered = t.dead_lettered + excluded.dead_lettered,
     expired = t.expired + excluded.expired,
     delivered = t.delivered + excluded.delivered,
+    deduplicated = t.deduplicated + excluded.deduplicated,
     last_delivery_at = greatest(t.last_delivery_at, excluded.last_delivery_at),
     oldest_due = CASE WHEN t.pending + excluded.pending > 0 THEN excluded.oldest_due END,
     updated_at = excluded.updated_at

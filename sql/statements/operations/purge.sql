@@ -1,10 +1,10 @@
--- Deletes the topic's waiting messages (PENDING and SCHEDULED; its waiting deliveries to
+-- Deletes the topic's waiting messages (PENDING, SCHEDULED and WAITING; its waiting deliveries to
 -- consumer groups too), writing a PURGED trace row for
 -- each, and counts them; returns how many. Rows another session is changing at that moment (a
 -- message being failed back to PENDING, say) are skipped, not waited for: purge never waits,
 -- so it cannot deadlock with consumers that lock several messages.
 WITH doomed AS (
-    SELECT id FROM mq.messages WHERE topic = $1 AND status IN ('PENDING', 'SCHEDULED')
+    SELECT id FROM mq.messages WHERE topic = $1 AND status IN ('PENDING', 'SCHEDULED', 'WAITING')
     FOR UPDATE SKIP LOCKED
 ), purged AS (
     DELETE FROM mq.messages m USING doomed d WHERE m.id = d.id
@@ -21,7 +21,7 @@ WITH doomed AS (
 , counted AS (
     INSERT INTO mq.metric_counts (topic, consumer_group, pending_out, delayed, counted_at)
     SELECT $1, coalesce(consumer_group, ''), count(*) FILTER (WHERE status = 'PENDING'),
-           -count(*) FILTER (WHERE status = 'SCHEDULED'), $2
+           -count(*) FILTER (WHERE status IN ('SCHEDULED', 'WAITING')), $2
     FROM purged GROUP BY consumer_group
 )
 SELECT count(*) FROM purged

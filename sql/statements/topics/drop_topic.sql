@@ -3,15 +3,17 @@
 -- finished messages and traces stay until retention. Returns how many messages were removed.
 WITH doomed AS MATERIALIZED (
     SELECT id, status FROM mq.messages
-    WHERE topic = $1 AND status IN ('SCHEDULED', 'PENDING', 'PROCESSING')
+    WHERE topic = $1 AND status IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING')
     ORDER BY id
     FOR UPDATE
 ), removed AS (
     DELETE FROM mq.messages m USING doomed d
-    WHERE m.id = d.id AND m.status IN ('SCHEDULED', 'PENDING', 'PROCESSING')
+    WHERE m.id = d.id AND m.status IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING')
     RETURNING m.id, m.topic, m.trace_id, m.retry_count, m.status, m.consumer_group
 ), catalog AS (
     DELETE FROM mq.topics WHERE topic = $1
+), keys AS (
+    DELETE FROM mq.ordering_keys WHERE topic = $1
 )
 --trace{
 , traced AS (
@@ -26,7 +28,7 @@ WITH doomed AS MATERIALIZED (
     INSERT INTO mq.metric_counts
         (topic, consumer_group, pending_out, delayed, processing, counted_at)
     SELECT $1, coalesce(consumer_group, ''), count(*) FILTER (WHERE status = 'PENDING'),
-           -count(*) FILTER (WHERE status = 'SCHEDULED'),
+           -count(*) FILTER (WHERE status IN ('SCHEDULED', 'WAITING')),
            -count(*) FILTER (WHERE status = 'PROCESSING'), $2
     FROM removed GROUP BY consumer_group
 )

@@ -30,6 +30,7 @@ fn main() {
             ("operations", operations_sweep),
             ("topics", topics_sweep),
             ("subscriptions", subscriptions_sweep),
+            ("keys", keys_sweep),
         ],
     );
 }
@@ -1979,7 +1980,11 @@ impl SubscriptionCall {
                 });
                 vec![g.error(), pattern]
             }
-            SubscriptionCall::List(g) => vec![g.as_ref().and_then(Topic::error)],
+            // A NULL group lists every group.
+            SubscriptionCall::List(g) => vec![g.as_ref().and_then(|g| match g {
+                Topic::Null => None,
+                other => other.error(),
+            })],
             SubscriptionCall::Poll(t, g) => {
                 // A NULL group is point-to-point: then the topic is required.
                 let group = match g {
@@ -2091,4 +2096,200 @@ fn subscriptions_sweep(cluster: &Cluster) {
             }
         },
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ordering and dedup keys: mq_publish's ordering_key and dedup_key, mq_publish_batch's
+// ordering_keys and dedup_keys.
+
+#[derive(Debug, Clone)]
+enum KeyArg {
+    Valid(String),
+    Null,
+    Empty,
+    TooLong(String),
+    InvalidUtf8(Vec<u8>),
+}
+
+impl KeyArg {
+    fn sql(&self) -> String {
+        match self {
+            KeyArg::Valid(k) | KeyArg::TooLong(k) => lit(k),
+            KeyArg::Null => "NULL::text".into(),
+            KeyArg::Empty => "''".into(),
+            KeyArg::InvalidUtf8(b) => format!("convert_from('\\x{}'::bytea, 'UTF8')", hex(b)),
+        }
+    }
+    fn error(&self) -> Option<&'static str> {
+        match self {
+            KeyArg::Valid(_) | KeyArg::Null => None,
+            KeyArg::Empty | KeyArg::TooLong(_) => Some("22023"),
+            KeyArg::InvalidUtf8(_) => Some("22021"),
+        }
+    }
+}
+
+fn key_arg() -> BoxedStrategy<KeyArg> {
+    maybe_bad(
+        prop_oneof![
+            // Few keys, so that dedup keys repeat and ordering keys queue up.
+            3 => prop::sample::select(vec!["k1", "k2", "order-7", "é ü 💥", "a'b"])
+                .prop_map(|k| KeyArg::Valid(k.to_owned())),
+            2 => Just(KeyArg::Null),
+            1 => "[a-z]{255}".prop_map(KeyArg::Valid),
+        ],
+        prop_oneof![
+            Just(KeyArg::Empty),
+            "[a-z]{256,280}".prop_map(KeyArg::TooLong),
+            Just(KeyArg::InvalidUtf8(vec![0xc3, 0x28])),
+        ],
+        8,
+    )
+}
+
+#[derive(Debug, Clone)]
+enum KeysCall {
+    /// topic, ordering_key, dedup_key.
+    Publish(Topic, KeyArg, KeyArg),
+    /// topic, payload count, ordering_keys, dedup_keys (None: NULL array).
+    Batch(Topic, usize, Option<Vec<KeyArg>>, Option<Vec<KeyArg>>),
+}
+
+fn key_array(keys: &Option<Vec<KeyArg>>) -> String {
+    keys.as_ref().map_or("NULL::text[]".into(), |k| {
+        format!(
+            "ARRAY[{}]::text[]",
+            k.iter().map(KeyArg::sql).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+fn key_array_error(keys: &Option<Vec<KeyArg>>, payloads: usize) -> Option<&'static str> {
+    let keys = keys.as_ref()?;
+    // A bad byte sequence fails as the array is built, before the call.
+    if keys.iter().any(|k| matches!(k, KeyArg::InvalidUtf8(_))) {
+        return Some("22021");
+    }
+    if keys.len() != payloads {
+        return Some("22023");
+    }
+    keys.iter().find_map(KeyArg::error)
+}
+
+impl KeysCall {
+    fn sql(&self) -> String {
+        match self {
+            KeysCall::Publish(t, o, d) => format!(
+                "SELECT mq_publish({}, '{{\"k\": 1}}', ordering_key => {}, dedup_key => {})::text",
+                t.sql(),
+                o.sql(),
+                d.sql()
+            ),
+            KeysCall::Batch(t, n, o, d) => format!(
+                "SELECT string_agg(id::text, ',') FROM mq_publish_batch({}, \
+                 (SELECT coalesce(array_agg(jsonb_build_object('n', g)), '{{}}') \
+                  FROM generate_series(1, {n}) g), ordering_keys => {}, dedup_keys => {}) id",
+                t.sql(),
+                key_array(o),
+                key_array(d)
+            ),
+        }
+    }
+    fn errors(&self) -> Vec<Option<&'static str>> {
+        match self {
+            KeysCall::Publish(t, o, d) => vec![t.error(), o.error(), d.error()],
+            KeysCall::Batch(t, n, o, d) => {
+                vec![t.error(), key_array_error(o, *n), key_array_error(d, *n)]
+            }
+        }
+    }
+}
+
+fn keys_call() -> impl Strategy<Value = KeysCall> {
+    let topic = || {
+        maybe_bad(
+            prop::sample::select(vec!["bk-a", "bk-b"]).prop_map(|t| Topic::Valid(t.to_owned())),
+            bad_topic(),
+            8,
+        )
+    };
+    // Mostly one key per payload; sometimes a wrong count.
+    let batch = (topic(), 0usize..6).prop_flat_map(move |(t, n)| {
+        let keys = move || {
+            proptest::option::weighted(
+                0.7,
+                prop_oneof![
+                    12 => prop::collection::vec(key_arg(), n..=n),
+                    1 => prop::collection::vec(key_arg(), 0..8),
+                ],
+            )
+        };
+        (Just(t), Just(n), keys(), keys())
+    });
+    prop_oneof![
+        2 => (topic(), key_arg(), key_arg()).prop_map(|(t, o, d)| KeysCall::Publish(t, o, d)),
+        1 => batch.prop_map(|(t, n, o, d)| KeysCall::Batch(t, n, o, d)),
+    ]
+    .prop_filter("at most one faulty argument", |c| {
+        at_most_one_fault(&c.errors())
+    })
+}
+
+fn keys_sweep(cluster: &Cluster) {
+    sweep(cluster, "keys", cases(500), keys_call(), |client, case| {
+        let expected = first_error(&case.errors());
+        let Some(rows) = call(client, &case.sql(), expected)? else {
+            return Ok(());
+        };
+        let ids: Vec<i64> = rows
+            .first()
+            .and_then(|r| r.get::<_, Option<String>>(0))
+            .map(|s| s.split(',').map(|i| i.parse().unwrap()).collect())
+            .unwrap_or_default();
+        // Every id returned is a message of the topic carrying the keys it was published with
+        // (a delivery of it, when the subscriptions sweep left groups subscribed to '#'); a
+        // dedup key maps to one message however often it is published.
+        let (topic, ordering, dedup): (String, Vec<KeyArg>, Vec<KeyArg>) = match &case {
+            KeysCall::Publish(Topic::Valid(t), o, d) => {
+                (t.clone(), vec![o.clone()], vec![d.clone()])
+            }
+            KeysCall::Batch(Topic::Valid(t), n, o, d) => (
+                t.clone(),
+                o.clone().unwrap_or_else(|| vec![KeyArg::Null; *n]),
+                d.clone().unwrap_or_else(|| vec![KeyArg::Null; *n]),
+            ),
+            _ => return Err(TestCaseError::fail("a call with a bad topic succeeded")),
+        };
+        prop_assert_eq!(ids.len(), ordering.len());
+        for (i, id) in ids.iter().enumerate() {
+            let row = client
+                .query_one(
+                    "SELECT m.topic, m.ordering_key, \
+                            (SELECT d.message_id FROM mq.dedup_keys d \
+                             WHERE d.topic = m.topic AND d.dedup_key = $2) \
+                     FROM mq.messages m WHERE coalesce(m.payload_id, m.id) = $1 LIMIT 1",
+                    &[
+                        id,
+                        &match &dedup[i] {
+                            KeyArg::Valid(k) => Some(k.clone()),
+                            _ => None,
+                        },
+                    ],
+                )
+                .unwrap();
+            prop_assert_eq!(row.get::<_, String>(0), topic.clone());
+            if let KeyArg::Valid(k) = &dedup[i] {
+                // An earlier message of the key, or this one: the key's holder either way.
+                prop_assert_eq!(
+                    row.get::<_, Option<i64>>(2),
+                    Some(*id),
+                    "dedup key {} held by another message",
+                    k
+                );
+            } else if let KeyArg::Valid(k) = &ordering[i] {
+                prop_assert_eq!(row.get::<_, Option<String>>(1), Some(k.clone()));
+            }
+        }
+        Ok(())
+    });
 }

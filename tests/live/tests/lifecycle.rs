@@ -224,7 +224,8 @@ fn contents_as_updated(client: &mut impl GenericClient) -> Vec<String> {
     let mut out: Vec<String> = client
         .query(
             "SELECT 'mq.messages ' || (to_jsonb(t) || jsonb_build_object('expires_at', NULL, \
-                 'consumer_group', NULL, 'payload_id', NULL) \
+                 'consumer_group', NULL, 'payload_id', NULL, 'ordering_key', NULL, \
+                 'ordering_seq', NULL) \
                  || CASE WHEN t.status = 'PENDING' \
                  AND coalesce(t.next_retry_at, t.execute_at) > now() \
                  THEN jsonb_build_object('status', 'SCHEDULED') ELSE '{}' END)::text \
@@ -234,7 +235,8 @@ fn contents_as_updated(client: &mut impl GenericClient) -> Vec<String> {
                  || jsonb_build_object('expired_total', 0, 'consumer_group', ''))::text \
              FROM mq.metric_samples t \
              UNION ALL \
-             SELECT 'mq.dead_letters ' || (to_jsonb(t) || jsonb_build_object('consumer_group', NULL))::text \
+             SELECT 'mq.dead_letters ' || (to_jsonb(t) || jsonb_build_object('consumer_group', NULL, \
+                 'ordering_key', NULL, 'ordering_seq', NULL))::text \
              FROM mq.dead_letters t",
             &[],
         )

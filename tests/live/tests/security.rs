@@ -334,7 +334,7 @@ fn injection_shaped_topics_and_roles_change_nothing(cluster: &Cluster) {
         .unwrap();
     let can_publish: bool = admin
         .query_one(
-            "SELECT has_function_privilege($1, 'mq_publish(text,jsonb,integer,timestamptz,integer,uuid,jsonb,interval,timestamptz)', 'EXECUTE')",
+            "SELECT has_function_privilege($1, 'mq_publish(text,jsonb,integer,timestamptz,integer,uuid,jsonb,interval,timestamptz,text,text)', 'EXECUTE')",
             &[&role],
         )
         .unwrap()
@@ -354,5 +354,5 @@ fn injection_shaped_topics_and_roles_change_nothing(cluster: &Cluster) {
         )
         .unwrap()
         .get(0);
-    assert_eq!(tables, 12, "schema mq lost a table");
+    assert_eq!(tables, 14, "schema mq lost a table");
 }

@@ -104,5 +104,19 @@ SELECT mq_replay(id) FROM mq.dead_letters;
 SELECT mq_grant('producer', 'no_such_role');
 \echo :LAST_ERROR_SQLSTATE
 
+-- Ordering and dedup keys.
+SELECT mq_publish('errs', '{}', ordering_key => '');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq_publish('errs', '{}', dedup_key => repeat('k', 256));
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq_publish_batch('errs', ARRAY['{}', '{}']::jsonb[], ordering_keys => ARRAY['a']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq_publish_batch('errs', ARRAY['{}', '{}']::jsonb[], dedup_keys => ARRAY['a', '']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq_create_topic('errs-order', ordering_dead_letter => 'wait');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq_blocked_keys(NULL);
+\echo :LAST_ERROR_SQLSTATE
+
 -- Nothing was written by the calls that failed: only the dead-letter walk-through left rows.
 SELECT topic, status FROM mq.messages ORDER BY id;
