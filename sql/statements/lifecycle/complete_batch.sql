@@ -4,7 +4,7 @@ WITH done AS (
     UPDATE mq.messages m
     SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
     FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::uuid[])) AS b(id, lease)
-    WHERE m.id = b.id AND m.id = ANY ($1) AND m.status = 'PROCESSING' AND m.lease = b.lease
+    WHERE m.id = b.id AND m.status = 'PROCESSING' AND m.lease = b.lease
       AND ($3::text IS NULL OR m.topic = $3)
     RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group,
               m.ordering_key

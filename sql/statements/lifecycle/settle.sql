@@ -20,7 +20,7 @@ WITH outcome AS (
         locked_until = NULL,
         updated_at = $4
     FROM outcome o
-    WHERE m.id = o.id AND m.id = ANY($1) AND m.status = 'PROCESSING'
+    WHERE m.id = o.id AND m.status = 'PROCESSING'
     RETURNING m.id, m.topic, m.consumer_group, m.payload, m.payload_id, m.headers, m.priority,
               m.max_retries, m.trace_id, m.retry_count, m.consumer_id, m.next_retry_at, m.status,
               m.ordering_key, m.ordering_seq
