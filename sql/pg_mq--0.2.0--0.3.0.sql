@@ -855,6 +855,19 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'mq_blocked_keys_wrapper';
 
 -- ---------------------------------------------------------------------------------------------
+-- Health checks.
+
+CREATE FUNCTION "mq_health"() RETURNS TABLE (
+	"check" TEXT,
+	"status" TEXT,
+	"detail" jsonb
+)
+STRICT SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_health_wrapper';
+
+-- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no
 -- privileges recorded yet; the others keep theirs untouched, since a REVOKE here would make
 -- whatever they hold now the extension's initial privileges). The functions re-created above lost the

@@ -57,6 +57,8 @@ storage! {
     TRACE_RETENTION: Int,
     METRICS_SAMPLE_INTERVAL: Int,
     METRICS_MAX_SAMPLES: Int,
+    HEALTH_LAG_WARN: Int,
+    HEALTH_SNAPSHOT_WARN: Int,
 }
 
 /// The names of the registered settings (for the test that compares them with the list).

@@ -164,6 +164,11 @@ statements! {
     // Metrics, retention and purge (sql/statements/operations/).
     LockTotals = "operations/lock_totals.sql" () -> ();
     FoldCounts = "operations/fold_counts.sql" (now: TIMESTAMPTZ) -> ();
+    HealthBaseline = "health/baseline.sql" (start: TIMESTAMPTZ) -> (sampled_at);
+    HealthCluster = "health/cluster.sql" (now: TIMESTAMPTZ)
+        -> (snapshot_age, snapshot_pid, snapshot_database, snapshot_role, snapshot_state,
+            snapshot_application, dead_table, dead_tuples, live_tuples, last_autovacuum,
+            snapshot_taken_ago);
     CurrentMetrics = "operations/current_metrics.sql" (now: TIMESTAMPTZ, topic: TEXT)
         -> (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
             failed_total, dead_letter_total, oldest_pending_age, expired_total, dead_letters,

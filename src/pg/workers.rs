@@ -234,6 +234,11 @@ impl Registry {
 
 // ---- for backends: is this database looked after? -------------------------------------------
 
+/// Whether pg_mq was preloaded (its registry, and so its workers, exist).
+pub fn preloaded() -> bool {
+    registry().is_some()
+}
+
 /// Whether a background worker works in this backend's database now. Without it (pg_mq not
 /// preloaded, no worker slot left, the worker not started yet), polls recover and promote their
 /// own topic.

@@ -398,11 +398,19 @@ mod tests {
             .collect();
         let name = format!("plan_{}", statement.file().replace(['/', '.'], "_"));
         run("SET LOCAL plan_cache_mode = force_generic_plan");
-        run(&format!("PREPARE {name}({}) AS {}", types.join(", "), statement.sql(true)));
+        run(&format!(
+            "PREPARE {name}({}) AS {}",
+            types.join(", "),
+            statement.sql(true)
+        ));
         let nulls = vec!["NULL"; types.len()].join(", ");
         let plan = Spi::connect(|client| {
             client
-                .select(&format!("EXPLAIN (COSTS OFF) EXECUTE {name}({nulls})"), None, &[])
+                .select(
+                    &format!("EXPLAIN (COSTS OFF) EXECUTE {name}({nulls})"),
+                    None,
+                    &[],
+                )
                 .unwrap()
                 .map(|row| row.get::<String>(1).unwrap().unwrap_or_default())
                 .collect::<Vec<_>>()
@@ -423,7 +431,11 @@ mod tests {
              ARRAY(SELECT jsonb_build_object('n', g) FROM generate_series(1, 20000) g))");
         run("SELECT count(*) FROM mq_poll('plans', 5000)");
         run("ANALYZE mq.messages");
-        for statement in [Statement::CompleteBatch, Statement::LockForFailure, Statement::Settle] {
+        for statement in [
+            Statement::CompleteBatch,
+            Statement::LockForFailure,
+            Statement::Settle,
+        ] {
             let plan = generic_plan(statement);
             assert!(
                 !plan.contains("id = ANY"),
@@ -431,7 +443,8 @@ mod tests {
                 statement.file()
             );
             assert!(
-                plan.contains("Index Cond: (id = b.id)") || plan.contains("Index Cond: (id = o.id)"),
+                plan.contains("Index Cond: (id = b.id)")
+                    || plan.contains("Index Cond: (id = o.id)"),
                 "{}: no primary-key lookup per element:\n{plan}",
                 statement.file()
             );

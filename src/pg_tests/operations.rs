@@ -327,4 +327,47 @@ mod tests {
             0
         );
     }
+
+    #[pg_test]
+    fn health_reports_every_check_and_a_backlog_no_one_polls() {
+        publish("health-idle");
+        // The fold counts the publish; a lag threshold of 1 ms makes the wait critical at once.
+        run("SELECT pg_sleep(0.02)");
+        run("SET LOCAL pg_mq.health_lag_warn = 1");
+        let fold_first = one::<i64>("SELECT count(*) FROM mq_health()");
+        assert!(fold_first >= 3);
+        let (status, reason) = Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT status, detail ->> 'reason' FROM mq_health() \
+                     WHERE \"check\" = 'consumer_lag' AND detail ->> 'topic' = 'health-idle'",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .first();
+            (
+                row.get::<String>(1).unwrap().unwrap(),
+                row.get::<String>(2).unwrap().unwrap(),
+            )
+        });
+        assert_eq!(status, "critical");
+        assert_eq!(reason, "a backlog no one polls");
+        let checks = one::<Vec<String>>(
+            "SELECT array_agg(DISTINCT \"check\" ORDER BY \"check\") FROM mq_health()",
+        );
+        assert_eq!(
+            checks,
+            [
+                "consumer_lag",
+                "dead_letters",
+                "dead_tuples",
+                "snapshot_age",
+                "worker"
+            ]
+        );
+        assert!(one::<bool>(
+            "SELECT bool_and(status IN ('ok', 'warn', 'critical')) FROM mq_health()"
+        ));
+    }
 }

@@ -37,6 +37,7 @@ const MONITOR_FUNCTIONS: &[&str] = &[
     "mq_topic_config",
     "mq_subscriptions",
     "mq_blocked_keys",
+    "mq_health",
 ];
 const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_metrics",
@@ -47,6 +48,7 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_topic_config",
     "mq_subscriptions",
     "mq_blocked_keys",
+    "mq_health",
     "mq_metrics_sample",
     "mq_subscribe",
     "mq_unsubscribe",

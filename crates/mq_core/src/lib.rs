@@ -25,6 +25,7 @@ pub mod capabilities;
 pub mod dashboard;
 pub mod error;
 pub mod hashing;
+pub mod health;
 pub mod ids;
 pub mod lifecycle;
 pub mod metrics;

@@ -347,6 +347,32 @@ pub const METRICS_MAX_SAMPLES: Setting = Setting {
     detail: c"",
 };
 
+pub const HEALTH_LAG_WARN: Setting = Setting {
+    name: c"pg_mq.health_lag_warn",
+    kind: Kind::Int {
+        default: 60_000,
+        min: 1,
+        max: i32::MAX,
+        unit: Unit::Milliseconds,
+    },
+    context: Context::User,
+    description: c"mq_health's consumer_lag is warn when a topic's oldest deliverable message has waited this long, critical at five times it.",
+    detail: c"",
+};
+
+pub const HEALTH_SNAPSHOT_WARN: Setting = Setting {
+    name: c"pg_mq.health_snapshot_warn",
+    kind: Kind::Int {
+        default: 300_000,
+        min: 1,
+        max: i32::MAX,
+        unit: Unit::Milliseconds,
+    },
+    context: Context::User,
+    description: c"mq_health's snapshot_age is warn when a transaction snapshot has been held this long, critical at twelve times it.",
+    detail: c"",
+};
+
 /// Every setting, in the order of the README's tables.
 pub const ALL: &[Setting] = &[
     DEFAULT_MAX_RETRIES,
@@ -367,6 +393,8 @@ pub const ALL: &[Setting] = &[
     TRACE_RETENTION,
     METRICS_SAMPLE_INTERVAL,
     METRICS_MAX_SAMPLES,
+    HEALTH_LAG_WARN,
+    HEALTH_SNAPSHOT_WARN,
 ];
 
 /// The README's table of the settings in `contexts`: `| setting | default | meaning |`.

@@ -127,6 +127,8 @@ fn without_the_worker_polls_deliver_scheduled_messages_on_time(_cluster: &Cluste
     let plain = Cluster::start_with("scale-plain", &[], false);
     let mut late = lateness(&plain, "on-time-plain", 100);
     assert_on_time(&mut late);
+    // mq_health says there is no worker, as a warning: polls do its work.
+    assert_eq!(worker_health(&mut plain.connect()), "warn");
 }
 
 /// What counting the tables says, per topic: (topic, pending, delayed, processing, dead
@@ -336,6 +338,17 @@ fn connect_to(cluster: &Cluster, database: &str) -> Client {
 
 /// Abandons a message in `client`'s database (polled with a 1 s lock, never settled) and
 /// returns how long it took to be recovered.
+/// mq_health's verdict on the worker of the client's database.
+fn worker_health(client: &mut Client) -> String {
+    client
+        .query_one(
+            "SELECT status FROM mq_health() WHERE \"check\" = 'worker'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
 fn recovery_time(client: &mut Client, topic: &str) -> Duration {
     client
         .execute("SELECT mq_publish($1, '{}')", &[&topic])
@@ -470,6 +483,8 @@ fn out_of_worker_slots_polls_recover_their_topic(_cluster: &Cluster) {
         small.log()
     );
     assert_eq!(worker_pid(&mut crowded), None);
+    // Preloaded, yet no worker in this database: critical.
+    assert_eq!(worker_health(&mut crowded), "critical");
     // No worker there: a poll of the topic recovers the expired lock itself.
     crowded
         .batch_execute("SELECT mq_publish('crowded', '{}')")
