@@ -94,11 +94,23 @@ FROM mq_poll(NULL, consumer_group => 'loyalty');
 SELECT count(*) AS payloads_stored FROM mq.payloads WHERE id = :order_event;
 SELECT consumer_group, topic_pattern, pending, processing FROM mq_subscriptions();
 
-\echo '\n-- 12. metrics per topic (rates per second since the snapshot taken at the start)'
+\echo '\n-- 12. ordering keys (one at a time per key, in commit order) and dedup keys (a retry publishes nothing)'
+SELECT count(*) AS published FROM mq_publish_batch('accounts',
+    ARRAY['{"acct": 1, "op": "open"}', '{"acct": 1, "op": "deposit"}', '{"acct": 2, "op": "open"}']::jsonb[],
+    ordering_keys => ARRAY['acct-1', 'acct-1', 'acct-2']);
+SELECT ordering_key, payload FROM mq_poll('accounts', 10);   -- acct-1's deposit waits for its open
+SELECT mq_publish('accounts', '{"acct": 3, "op": "open"}', dedup_key => 'evt-77') AS first_publish,
+       mq_publish('accounts', '{"acct": 3, "op": "open"}', dedup_key => 'evt-77') AS retried_publish;
+SELECT status, count(*) FROM mq.messages WHERE topic = 'accounts' GROUP BY status ORDER BY status;
+
+\echo '\n-- 13. health checks'
+SELECT "check", status, detail ->> 'topic' AS topic FROM mq_health() WHERE "check" IN ('worker', 'snapshot_age', 'dead_tuples') OR status <> 'ok';
+
+\echo '\n-- 14. metrics per topic (rates per second since the snapshot taken at the start)'
 SELECT topic, consumer_group, pending, delayed, processing, consumed_total, failed_total, dead_letter_total,
        round(consume_rate::numeric, 3) AS consume_rate, round(success_ratio::numeric, 2) AS success_ratio,
        expired_total, paused, oldest_pending_age
 FROM mq_metrics();
 
-\echo '\n-- 13. the same as Prometheus text (first lines)'
+\echo '\n-- 15. the same as Prometheus text (first lines)'
 SELECT line FROM regexp_split_to_table(mq_metrics_prometheus(), E'\n') AS line LIMIT 9;
