@@ -197,7 +197,10 @@ CREATE TABLE mq.metric_counts (
     delivered     bigint      NOT NULL DEFAULT 0,
     deduplicated  bigint      NOT NULL DEFAULT 0,
     oldest_due    timestamptz,
-    counted_at    timestamptz NOT NULL
+    counted_at    timestamptz NOT NULL,
+    consumer_id   text,
+    lease_expired bigint      NOT NULL DEFAULT 0,
+    last_error    text
 );
 
 -- A capped topic's publishers add its unfolded rows to its totals (mq.topic_depth).
@@ -212,6 +215,9 @@ COMMENT ON COLUMN mq.metric_counts.oldest_due IS 'earliest due time of the messa
 COMMENT ON COLUMN mq.metric_counts.expired IS 'messages that expired';
 COMMENT ON COLUMN mq.metric_counts.delivered IS 'deliveries handed out by mq_poll';
 COMMENT ON COLUMN mq.metric_counts.deduplicated IS 'publishes that returned an earlier message of their dedup_key';
+COMMENT ON COLUMN mq.metric_counts.consumer_id IS 'the consumer whose deliveries a claim, completion or failure counts (NULL for the others)';
+COMMENT ON COLUMN mq.metric_counts.lease_expired IS 'deliveries whose lock expired (also counted in failed)';
+COMMENT ON COLUMN mq.metric_counts.last_error IS 'the error a failure reported';
 COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of messages not deliverable yet: SCHEDULED, or WAITING behind their ordering key';
 
 CREATE TABLE mq.metric_totals (
@@ -259,7 +265,35 @@ SET pending = excluded.pending, delayed = excluded.delayed, processing = exclude
 INSERT INTO mq.metric_totals AS t (topic, dead_letters, updated_at)
 SELECT topic, count(*), pg_catalog.now() FROM mq.dead_letters WHERE NOT replayed GROUP BY topic
 ON CONFLICT (topic, consumer_group) DO UPDATE SET dead_letters = excluded.dead_letters;
+-- Per consumer (consumer_id, as mq_poll recorded it), topic and consumer group: what the folds
+-- counted of its claims, completions and failures. Read by mq_consumers with the rows not folded
+-- yet; consumers not seen for pg_mq.completed_retention are forgotten by retention.
+CREATE TABLE mq.consumer_totals (
+    consumer_id    text        NOT NULL,
+    topic          text        NOT NULL,
+    consumer_group text        NOT NULL DEFAULT '',
+    first_seen     timestamptz NOT NULL,
+    last_claim_at  timestamptz,
+    last_ack_at    timestamptz,
+    last_seen      timestamptz NOT NULL,
+    claimed        bigint      NOT NULL DEFAULT 0,
+    completed      bigint      NOT NULL DEFAULT 0,
+    failed         bigint      NOT NULL DEFAULT 0,
+    lease_expired  bigint      NOT NULL DEFAULT 0,
+    last_lease_expired_at timestamptz,
+    last_error     text,
+    last_error_at  timestamptz,
+    PRIMARY KEY (consumer_id, topic, consumer_group)
+);
+
+CREATE INDEX consumer_totals_last_seen_idx ON mq.consumer_totals (last_seen);
+
+COMMENT ON TABLE mq.consumer_totals IS 'pg_mq claims, completions and failures per consumer, topic and consumer group, as of the last fold';
+COMMENT ON COLUMN mq.consumer_totals.failed IS 'deliveries the consumer failed with mq_fail';
+COMMENT ON COLUMN mq.consumer_totals.lease_expired IS 'deliveries whose lock expired while the consumer held them';
+
 SELECT pg_catalog.pg_extension_config_dump('mq.metric_counts', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.consumer_totals', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.metric_totals', '');
 
 CREATE FUNCTION mq.oldest_pending_due(for_topic text, for_group text)
@@ -866,6 +900,29 @@ STRICT SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mq_health_wrapper';
+
+CREATE FUNCTION "mq_consumers"(
+	"topic" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"consumer_id" TEXT,
+	"topic" TEXT,
+	"consumer_group" TEXT,
+	"first_seen" timestamp with time zone,
+	"last_poll" timestamp with time zone,
+	"last_ack" timestamp with time zone,
+	"in_flight" bigint,
+	"claimed" bigint,
+	"completed" bigint,
+	"failed" bigint,
+	"lease_expired" bigint,
+	"last_error" TEXT,
+	"last_error_at" timestamp with time zone,
+	"status" TEXT
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mq_consumers_wrapper';
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no

@@ -1,6 +1,7 @@
 //! The SQL surface: every `mq_*` function, one file per family. Each checks its arguments
 //! (`mq_core::validation`), checks topic grants (`privileges`) and runs its statements.
 
+mod consumers;
 mod health;
 mod legacy;
 mod monitoring;

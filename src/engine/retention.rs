@@ -27,6 +27,8 @@ pub enum Kind {
     Payloads,
     /// Dedup keys whose window has passed.
     DedupKeys,
+    /// Consumers (mq_consumers) not seen for `pg_mq.completed_retention`.
+    Consumers,
 }
 
 /// Which rows are old enough to delete.
@@ -40,10 +42,11 @@ pub enum Cutoff {
 }
 
 impl Kind {
-    pub const ALL_SCHEDULED: [Kind; 5] = [
+    pub const ALL_SCHEDULED: [Kind; 6] = [
         Kind::Completed,
         Kind::Payloads,
         Kind::DedupKeys,
+        Kind::Consumers,
         Kind::ReplayedDeadLetters,
         Kind::Traces,
     ];
@@ -57,6 +60,7 @@ impl Kind {
             Kind::Traces => "traces",
             Kind::Payloads => "payloads",
             Kind::DedupKeys => "dedup keys",
+            Kind::Consumers => "consumers",
         }
     }
 
@@ -64,7 +68,7 @@ impl Kind {
     /// not delete on its own.
     pub fn retention_seconds(self) -> Option<i32> {
         match self {
-            Kind::Completed => Some(settings::COMPLETED_RETENTION.get()),
+            Kind::Completed | Kind::Consumers => Some(settings::COMPLETED_RETENTION.get()),
             Kind::ReplayedDeadLetters => Some(settings::DEAD_LETTER_RETENTION.get()),
             Kind::Traces => Some(settings::TRACE_RETENTION.get()),
             Kind::Failed | Kind::Expired | Kind::Payloads | Kind::DedupKeys => None,
@@ -76,7 +80,11 @@ impl Kind {
             Kind::Completed => Some(Status::Completed),
             Kind::Failed => Some(Status::Failed),
             Kind::Expired => Some(Status::Expired),
-            Kind::ReplayedDeadLetters | Kind::Traces | Kind::Payloads | Kind::DedupKeys => None,
+            Kind::ReplayedDeadLetters
+            | Kind::Traces
+            | Kind::Payloads
+            | Kind::DedupKeys
+            | Kind::Consumers => None,
         }
     }
 }
@@ -143,6 +151,8 @@ pub fn delete_batch(
     };
     let deleted = match kind {
         Kind::ReplayedDeadLetters => Statement::CleanupDeadLetters
+            .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),
+        Kind::Consumers => Statement::CleanupConsumers
             .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),
         _ => Statement::CleanupTraces
             .run_scalar::<i64>(client, &[cutoff.into(), RETENTION_BATCH.into()]),

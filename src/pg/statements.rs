@@ -246,6 +246,12 @@ statements! {
     DedupCounted = "keys/dedup_counted.sql" (topic: TEXT, count: INT8, now: TIMESTAMPTZ) -> ();
     CleanupDedupKeys = "operations/cleanup_dedup_keys.sql" (cutoff: TIMESTAMPTZ, batch: INT4)
         -> (count);
+    CleanupConsumers = "operations/cleanup_consumers.sql" (cutoff: TIMESTAMPTZ, batch: INT4)
+        -> (count);
+    Consumers = "operations/consumers.sql" (topic: TEXT, now: TIMESTAMPTZ)
+        -> (consumer_id, topic, consumer_group, first_seen, last_claim_at, last_ack_at, claimed,
+            completed, failed, lease_expired, last_lease_expired_at, last_error, last_error_at,
+            in_flight, expired_locks);
 
     // Publish–subscribe (sql/statements/groups/).
     PublishToGroups = "groups/publish.sql"

@@ -370,4 +370,41 @@ mod tests {
             "SELECT bool_and(status IN ('ok', 'warn', 'critical')) FROM mq_health()"
         ));
     }
+
+    #[pg_test]
+    fn consumers_count_claims_completions_failures_and_what_they_hold() {
+        for _ in 0..4 {
+            publish("cons");
+        }
+        run("SELECT count(*) FROM mq_poll('cons', 2, consumer_id => 'worker-a')");
+        run("SELECT count(*) FROM mq_poll('cons', 2, consumer_id => 'worker-b')");
+        run("SELECT mq_complete(id) FROM mq.messages WHERE consumer_id = 'worker-a' AND status = 'PROCESSING'");
+        run("SELECT mq_fail(id, 'no disk') FROM mq.messages \
+             WHERE consumer_id = 'worker-b' AND status = 'PROCESSING' ORDER BY id LIMIT 1");
+        let row = |who: &str| {
+            one::<String>(&format!(
+                "SELECT concat_ws(' ', claimed, completed, failed, lease_expired, in_flight, \
+                                 coalesce(last_error, '-'), status) \
+                 FROM mq_consumers('cons') WHERE consumer_id = '{who}'"
+            ))
+        };
+        assert_eq!(row("worker-a"), "2 2 0 0 0 - active");
+        assert_eq!(row("worker-b"), "2 0 1 0 1 no disk active");
+        // The fold moves the counts into the totals; the figures stay the same.
+        run("SELECT mq_metrics_sample()");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq.consumer_totals WHERE topic = 'cons'"),
+            2
+        );
+        assert_eq!(row("worker-b"), "2 0 1 0 1 no disk active");
+        // A lock that expired makes its holder stale, and counts it.
+        run(
+            "UPDATE mq.messages SET locked_until = clock_timestamp() - interval '1 second' \
+             WHERE consumer_id = 'worker-b' AND status = 'PROCESSING'",
+        );
+        assert!(row("worker-b").ends_with(" stale"));
+        run("SELECT mq_recover()");
+        assert_eq!(row("worker-b"), "2 0 1 1 0 no disk stale");
+        assert_rejected("SELECT * FROM mq_consumers('bad topic')", "22023", "topic");
+    }
 }

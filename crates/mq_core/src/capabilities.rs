@@ -38,6 +38,7 @@ const MONITOR_FUNCTIONS: &[&str] = &[
     "mq_subscriptions",
     "mq_blocked_keys",
     "mq_health",
+    "mq_consumers",
 ];
 const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_metrics",
@@ -49,6 +50,7 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     "mq_subscriptions",
     "mq_blocked_keys",
     "mq_health",
+    "mq_consumers",
     "mq_metrics_sample",
     "mq_subscribe",
     "mq_unsubscribe",

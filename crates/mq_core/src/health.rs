@@ -128,6 +128,48 @@ pub fn consumer_lag(c: &Consumption, lag_thresholds: Thresholds) -> (Level, &'st
     (lag.max(floor), reason)
 }
 
+/// A consumer's status in mq_consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumerStatus {
+    /// It claimed or acknowledged within `CONSUMER_ACTIVE_SECONDS`, or holds a live lock.
+    Active,
+    /// Nothing lately, and nothing it held was lost.
+    Idle,
+    /// It holds a delivery whose lock expired, or the last thing that happened to it was
+    /// losing one: it went away mid-delivery.
+    Stale,
+}
+
+impl ConsumerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumerStatus::Active => "active",
+            ConsumerStatus::Idle => "idle",
+            ConsumerStatus::Stale => "stale",
+        }
+    }
+}
+
+pub const CONSUMER_ACTIVE_SECONDS: f64 = 60.0;
+
+/// What a consumer looks like now: seconds since its last claim or acknowledgement (None:
+/// never), its in-flight deliveries and how many of their locks expired, and whether its last
+/// event was a lock that expired.
+pub fn consumer_status(
+    since_activity_seconds: Option<f64>,
+    in_flight: i64,
+    expired_locks: i64,
+    lost_last: bool,
+) -> ConsumerStatus {
+    if expired_locks > 0 || (lost_last && in_flight == 0) {
+        ConsumerStatus::Stale
+    } else if in_flight > 0 || since_activity_seconds.is_some_and(|s| s < CONSUMER_ACTIVE_SECONDS) {
+        ConsumerStatus::Active
+    } else {
+        ConsumerStatus::Idle
+    }
+}
+
 /// The worst of the levels (ok when there are none).
 pub fn worst(levels: impl IntoIterator<Item = Level>) -> Level {
     levels.into_iter().max().unwrap_or(Level::Ok)
@@ -169,6 +211,32 @@ mod tests {
         );
         assert_eq!(worst([]), Level::Ok);
         assert_eq!(Level::ALL.map(Level::as_str), ["ok", "warn", "critical"]);
+    }
+
+    #[test]
+    fn consumer_statuses() {
+        assert_eq!(
+            consumer_status(Some(1.0), 0, 0, false),
+            ConsumerStatus::Active
+        );
+        assert_eq!(
+            consumer_status(Some(600.0), 2, 0, false),
+            ConsumerStatus::Active
+        );
+        assert_eq!(
+            consumer_status(Some(600.0), 0, 0, false),
+            ConsumerStatus::Idle
+        );
+        assert_eq!(consumer_status(None, 0, 0, false), ConsumerStatus::Idle);
+        assert_eq!(
+            consumer_status(Some(1.0), 3, 1, false),
+            ConsumerStatus::Stale
+        );
+        assert_eq!(
+            consumer_status(Some(5.0), 0, 0, true),
+            ConsumerStatus::Stale
+        );
+        assert_eq!(ConsumerStatus::Stale.as_str(), "stale");
     }
 
     #[test]

@@ -21,8 +21,8 @@ WITH done AS (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, consumer_group, processing, consumed, counted_at)
-    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4
-    FROM done GROUP BY topic, consumer_group
+    INSERT INTO mq.metric_counts (topic, consumer_group, processing, consumed, counted_at, consumer_id)
+    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4, consumer_id
+    FROM done GROUP BY topic, consumer_group, consumer_id
 )
 SELECT id, topic, coalesce(consumer_group, '') AS consumer_group, ordering_key FROM done

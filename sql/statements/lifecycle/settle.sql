@@ -62,14 +62,16 @@ WITH outcome AS (
 , counted AS (
     INSERT INTO mq.metric_counts
         (topic, consumer_group, processing, pending_in, delayed, dead_letters, failed,
-         dead_lettered, expired, oldest_due, counted_at)
+         dead_lettered, expired, oldest_due, counted_at, consumer_id, lease_expired, last_error)
     SELECT topic, coalesce(consumer_group, ''), -count(*), count(*) FILTER (WHERE status = 'PENDING'),
            count(*) FILTER (WHERE status = 'SCHEDULED'),
            count(*) FILTER (WHERE status IN ('FAILED', 'EXPIRED')),
            count(*), count(*) FILTER (WHERE status = 'FAILED'),
            count(*) FILTER (WHERE status = 'EXPIRED'),
-           min(next_retry_at) FILTER (WHERE status = 'PENDING'), $4
+           min(next_retry_at) FILTER (WHERE status = 'PENDING'), $4,
+           consumer_id, CASE WHEN $5 = 'RECOVERED' THEN count(*) ELSE 0 END,
+           CASE WHEN $5 = 'RECOVERED' THEN NULL ELSE $3 END
     FROM settled
-    GROUP BY topic, consumer_group
+    GROUP BY topic, consumer_group, consumer_id
 )
 SELECT id, status, topic, consumer_group, ordering_key FROM settled

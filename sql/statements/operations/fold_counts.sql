@@ -10,7 +10,35 @@ WITH moved AS (
     DELETE FROM mq.metric_counts
     RETURNING topic, consumer_group, pending_in, pending_out, delayed, processing, dead_letters,
               consumed, failed, dead_lettered, expired, delivered, deduplicated, oldest_due,
-              counted_at
+              counted_at, consumer_id, lease_expired, last_error
+), consumers AS (
+    -- What each consumer's claims, completions and failures were (rows with a consumer_id).
+    INSERT INTO mq.consumer_totals AS t
+        (consumer_id, topic, consumer_group, first_seen, last_claim_at, last_ack_at, last_seen,
+         claimed, completed, failed, lease_expired, last_lease_expired_at, last_error,
+         last_error_at)
+    SELECT consumer_id, topic, consumer_group, min(counted_at),
+           max(counted_at) FILTER (WHERE delivered > 0),
+           max(counted_at) FILTER (WHERE consumed > 0 OR failed > lease_expired),
+           max(counted_at), sum(delivered), sum(consumed), sum(failed - lease_expired),
+           sum(lease_expired), max(counted_at) FILTER (WHERE lease_expired > 0),
+           (pg_catalog.array_agg(last_error ORDER BY counted_at DESC)
+                FILTER (WHERE last_error IS NOT NULL))[1],
+           max(counted_at) FILTER (WHERE last_error IS NOT NULL)
+    FROM moved
+    WHERE consumer_id IS NOT NULL
+    GROUP BY consumer_id, topic, consumer_group
+    ON CONFLICT (consumer_id, topic, consumer_group) DO UPDATE
+    SET last_claim_at = greatest(t.last_claim_at, excluded.last_claim_at),
+        last_ack_at = greatest(t.last_ack_at, excluded.last_ack_at),
+        last_seen = greatest(t.last_seen, excluded.last_seen),
+        claimed = t.claimed + excluded.claimed,
+        completed = t.completed + excluded.completed,
+        failed = t.failed + excluded.failed,
+        lease_expired = t.lease_expired + excluded.lease_expired,
+        last_lease_expired_at = greatest(t.last_lease_expired_at, excluded.last_lease_expired_at),
+        last_error = coalesce(excluded.last_error, t.last_error),
+        last_error_at = greatest(t.last_error_at, excluded.last_error_at)
 ), sums AS (
     SELECT topic, consumer_group,
            sum(pending_in - pending_out) AS pending, sum(pending_out) AS pending_out,

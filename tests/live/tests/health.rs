@@ -1,6 +1,7 @@
 //! mq_health against a live server: each check is driven into warn and then critical by a
 //! scripted situation — a backlog no one polls, dead letters, a transaction held open, a table
-//! full of dead tuples — and comes back to ok when the situation ends. (The worker check's
+//! full of dead tuples — and comes back to ok when the situation ends. mq_consumers counts
+//! what consumers do, through the worker's folds, and marks one killed mid-delivery stale. (The worker check's
 //! warn and critical, without a preload and without a worker slot, are in the scale suite.)
 
 use std::time::Duration;
@@ -10,8 +11,8 @@ use pg_mq_live_tests::{run_suite, wait_until, Client, Cluster};
 fn main() {
     run_suite(
         "health",
-        // Dead tuples stay until the test looks at them.
-        &["autovacuum = off"],
+        // Dead tuples stay until the test looks at them; locks of killed consumers expire soon.
+        &["autovacuum = off", "pg_mq.recovery_interval = '200ms'"],
         &[
             ("the_worker_is_ok_here", the_worker_is_ok_here),
             (
@@ -29,6 +30,10 @@ fn main() {
             (
                 "dead_tuples_of_the_queue_tables",
                 dead_tuples_of_the_queue_tables,
+            ),
+            (
+                "consumers_and_one_killed_mid_delivery",
+                consumers_and_one_killed_mid_delivery,
             ),
         ],
     );
@@ -166,4 +171,71 @@ fn dead_tuples_of_the_queue_tables(cluster: &Cluster) {
     );
     client.batch_execute("VACUUM").unwrap();
     reaches(&mut client, "dead_tuples", None, "ok");
+}
+
+fn consumers_and_one_killed_mid_delivery(cluster: &Cluster) {
+    let mut admin = cluster.connect();
+    admin
+        .batch_execute(
+            "SELECT count(*) FROM mq_publish_batch('h-cons', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 6)))",
+        )
+        .unwrap();
+    let mut steady = cluster.connect();
+    steady
+        .batch_execute(
+            "SELECT count(mq_complete(id, lease)) FROM mq_poll('h-cons', 3, consumer_id => 'steady')",
+        )
+        .unwrap();
+    let mut doomed = cluster.connect();
+    doomed
+        .batch_execute(
+            "SELECT count(*) FROM mq_poll('h-cons', 2, consumer_id => 'doomed', lock_timeout => '300ms')",
+        )
+        .unwrap();
+    let pid: i32 = doomed
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let row = |admin: &mut Client, who: &str| -> Option<String> {
+        admin
+            .query(
+                "SELECT concat_ws(' ', claimed, completed, failed, lease_expired, in_flight, status) \
+                 FROM mq_consumers('h-cons') WHERE consumer_id = $1",
+                &[&who],
+            )
+            .unwrap()
+            .first()
+            .map(|r| r.get(0))
+    };
+    // The worker recovers the two locks of the killed consumer: counted against it.
+    let mut last = None;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            last = row(&mut admin, "doomed");
+            last.as_deref() == Some("2 0 0 2 0 stale")
+        }),
+        "doomed: {last:?}"
+    );
+    assert_eq!(
+        row(&mut admin, "steady").as_deref(),
+        Some("3 3 0 0 0 active")
+    );
+    // Folded by the worker: the totals hold them, the figures stay.
+    assert!(wait_until(Duration::from_secs(20), || {
+        admin
+            .query_one(
+                "SELECT count(*) FROM mq.consumer_totals WHERE topic = 'h-cons'",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            == 2
+    }));
+    assert_eq!(
+        row(&mut admin, "doomed").as_deref(),
+        Some("2 0 0 2 0 stale")
+    );
 }

@@ -354,5 +354,5 @@ fn injection_shaped_topics_and_roles_change_nothing(cluster: &Cluster) {
         )
         .unwrap()
         .get(0);
-    assert_eq!(tables, 14, "schema mq lost a table");
+    assert_eq!(tables, 15, "schema mq lost a table");
 }
