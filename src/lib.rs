@@ -26,7 +26,7 @@ pgrx::extension_sql_file!("../sql/schema/schema.sql", name = "schema", bootstrap
 pgrx::extension_sql_file!(
     "../sql/schema/metrics.sql",
     name = "metrics",
-    requires = ["schema"]
+    requires = ["schema", latency_histogram, histogram_add]
 );
 pgrx::extension_sql_file!(
     "../sql/schema/topics.sql",

@@ -29,7 +29,11 @@ CREATE TABLE mq.metric_counts (
     counted_at    timestamptz NOT NULL,
     consumer_id   text,
     lease_expired bigint      NOT NULL DEFAULT 0,
-    last_error    text
+    last_error    text,
+    delivery_latency       bigint[],
+    delivery_latency_sum   double precision NOT NULL DEFAULT 0,
+    processing_latency     bigint[],
+    processing_latency_sum double precision NOT NULL DEFAULT 0
 );
 
 -- A capped topic's publishers add its unfolded rows to its totals (mq.topic_depth).
@@ -47,6 +51,8 @@ COMMENT ON COLUMN mq.metric_counts.deduplicated IS 'publishes that returned an e
 COMMENT ON COLUMN mq.metric_counts.consumer_id IS 'the consumer whose deliveries a claim, completion or failure counts (NULL for the others)';
 COMMENT ON COLUMN mq.metric_counts.lease_expired IS 'deliveries whose lock expired (also counted in failed)';
 COMMENT ON COLUMN mq.metric_counts.last_error IS 'the error a failure reported';
+COMMENT ON COLUMN mq.metric_counts.delivery_latency IS 'first deliveries per latency bucket (mq_core::latency::BOUNDS): seconds from due to delivery';
+COMMENT ON COLUMN mq.metric_counts.processing_latency IS 'completions per latency bucket: seconds from delivery to completion';
 COMMENT ON COLUMN mq.metric_counts.delayed IS 'change of the number of messages not deliverable yet: SCHEDULED, or WAITING behind their ordering key';
 
 CREATE TABLE mq.metric_totals (
@@ -65,12 +71,19 @@ CREATE TABLE mq.metric_totals (
     last_delivery_at timestamptz,
     oldest_due    timestamptz,
     updated_at    timestamptz NOT NULL,
+    delivery_latency       bigint[],
+    delivery_latency_sum   double precision NOT NULL DEFAULT 0,
+    processing_latency     bigint[],
+    processing_latency_sum double precision NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, consumer_group)
 );
 
 COMMENT ON TABLE mq.metric_totals IS 'pg_mq gauges and counters per topic and consumer group ('''': point-to-point), as of the last fold';
 COMMENT ON COLUMN mq.metric_totals.failed IS 'failed deliveries: mq_fail calls and expired locks';
 COMMENT ON COLUMN mq.metric_totals.oldest_due IS 'earliest due time of the PENDING messages';
+
+-- Latency histograms add up bucket by bucket (mq.histogram_add is the extension's own).
+CREATE AGGREGATE mq.histogram_sum(bigint[]) (SFUNC = mq.histogram_add, STYPE = bigint[]);
 
 -- Per consumer (consumer_id, as mq_poll recorded it), topic and consumer group: what the folds
 -- counted of its claims, completions and failures. Read by mq_consumers with the rows not folded
@@ -200,7 +213,11 @@ RETURNS TABLE (
     dead_letters       bigint,
     delivered_total    bigint,
     last_delivery_at   timestamptz,
-    deduplicated_total bigint
+    deduplicated_total bigint,
+    delivery_latency       bigint[],
+    delivery_latency_sum   double precision,
+    processing_latency     bigint[],
+    processing_latency_sum double precision
 )
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -219,7 +236,11 @@ AS $$
                sum(c.delivered)::bigint AS delivered,
                sum(c.deduplicated)::bigint AS deduplicated,
                max(c.counted_at) FILTER (WHERE c.delivered > 0) AS last_delivery_at,
-               min(c.oldest_due) AS oldest_due
+               min(c.oldest_due) AS oldest_due,
+               mq.histogram_sum(c.delivery_latency) AS delivery_latency,
+               sum(c.delivery_latency_sum) AS delivery_latency_sum,
+               mq.histogram_sum(c.processing_latency) AS processing_latency,
+               sum(c.processing_latency_sum) AS processing_latency_sum
         FROM mq.metric_counts c
         GROUP BY c.topic, c.consumer_group
     ), now_values AS (
@@ -237,7 +258,13 @@ AS $$
                coalesce(t.deduplicated, 0) + coalesce(u.deduplicated, 0) AS deduplicated,
                greatest(t.last_delivery_at, u.last_delivery_at) AS last_delivery_at,
                coalesce(u.pending_out, 0) > 0 AS left_since_fold,
-               least(t.oldest_due, u.oldest_due) AS oldest_due
+               least(t.oldest_due, u.oldest_due) AS oldest_due,
+               mq.histogram_add(t.delivery_latency, u.delivery_latency) AS delivery_latency,
+               coalesce(t.delivery_latency_sum, 0) + coalesce(u.delivery_latency_sum, 0)
+                   AS delivery_latency_sum,
+               mq.histogram_add(t.processing_latency, u.processing_latency) AS processing_latency,
+               coalesce(t.processing_latency_sum, 0) + coalesce(u.processing_latency_sum, 0)
+                   AS processing_latency_sum
         FROM mq.metric_totals t
         FULL JOIN unfolded u ON u.topic = t.topic AND u.consumer_group = t.consumer_group
     )
@@ -249,7 +276,9 @@ AS $$
                                        ELSE v.oldest_due END,
                         interval '0')
            END,
-           v.expired, v.dead_letters, v.delivered, v.last_delivery_at, v.deduplicated
+           v.expired, v.dead_letters, v.delivered, v.last_delivery_at, v.deduplicated,
+           v.delivery_latency, v.delivery_latency_sum, v.processing_latency,
+           v.processing_latency_sum
     FROM now_values v
 $$;
 

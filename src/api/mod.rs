@@ -4,7 +4,7 @@
 mod consumers;
 mod health;
 mod legacy;
-mod monitoring;
+pub(crate) mod monitoring;
 mod operations;
 mod ordering;
 mod poll;

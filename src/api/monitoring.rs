@@ -9,6 +9,7 @@ use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 
 use mq_core::error::MqError;
+use mq_core::latency::{self, Histogram, Latency};
 use mq_core::metrics::{self, Baseline, Rates, TopicSnapshot};
 use mq_core::{dashboard, prometheus, validation};
 
@@ -17,6 +18,30 @@ use crate::pg::clock;
 use crate::pg::raise::OrRaise;
 use crate::pg::spi::Rows;
 use crate::pg::statements::Statement;
+
+/// The metrics statements' helpers, in schema mq (pgrx's `CREATE SCHEMA IF NOT EXISTS mq` for
+/// them follows sql/schema/schema.sql's, so it changes nothing).
+#[pg_schema]
+mod mq {
+    use mq_core::latency;
+    use pgrx::prelude::*;
+
+    /// `mq.latency_histogram(seconds)`: the counts per latency bucket of the values (NULL
+    /// when there are none); the claim and completion statements count their rows with it.
+    #[pg_extern(immutable, parallel_safe)]
+    #[search_path(pg_catalog, pg_temp)]
+    fn latency_histogram(seconds: Option<Vec<Option<f64>>>) -> Option<Vec<i64>> {
+        latency::bucket_counts(seconds?.into_iter().flatten())
+    }
+
+    /// `mq.histogram_add(a, b)`: two latency histograms added bucket by bucket (either may
+    /// be NULL); the state function of the aggregate mq.histogram_sum.
+    #[pg_extern(immutable, parallel_safe)]
+    #[search_path(pg_catalog, pg_temp)]
+    fn histogram_add(a: Option<Vec<i64>>, b: Option<Vec<i64>>) -> Option<Vec<i64>> {
+        latency::add(a.as_deref(), b.as_deref())
+    }
+}
 
 /// Reads current_metrics.sql or samples_between.sql rows (the same columns).
 fn snapshots(rows: Rows<'_>) -> Vec<TopicSnapshot> {
@@ -38,6 +63,16 @@ fn snapshots(rows: Rows<'_>) -> Vec<TopicSnapshot> {
                 deduplicated_total: row.get("deduplicated_total").unwrap_or(0),
                 oldest_pending_age_micros: row.get::<Interval>("oldest_pending_age").map(micros),
                 paused: false,
+                latency: Latency {
+                    delivery: Histogram {
+                        counts: row.get("delivery_latency").unwrap_or_default(),
+                        sum: row.get("delivery_latency_sum").unwrap_or(0.0),
+                    },
+                    processing: Histogram {
+                        counts: row.get("processing_latency").unwrap_or_default(),
+                        sum: row.get("processing_latency_sum").unwrap_or(0.0),
+                    },
+                },
             }
         })
         .collect()
@@ -142,6 +177,12 @@ fn mq_metrics(
         name!(dead_letters, i64),
         name!(paused, bool),
         name!(deduplicated_total, i64),
+        name!(delivery_latency_p50, Option<f64>),
+        name!(delivery_latency_p95, Option<f64>),
+        name!(delivery_latency_p99, Option<f64>),
+        name!(processing_latency_p50, Option<f64>),
+        name!(processing_latency_p95, Option<f64>),
+        name!(processing_latency_p99, Option<f64>),
     ),
 > {
     let window = positive("window", window);
@@ -165,6 +206,12 @@ fn mq_metrics(
             t.dead_letters,
             t.paused,
             t.deduplicated_total,
+            latency::quantile(&t.latency.delivery, 0.5),
+            latency::quantile(&t.latency.delivery, 0.95),
+            latency::quantile(&t.latency.delivery, 0.99),
+            latency::quantile(&t.latency.processing, 0.5),
+            latency::quantile(&t.latency.processing, 0.95),
+            latency::quantile(&t.latency.processing, 0.99),
         )
     }))
 }

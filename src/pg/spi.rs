@@ -216,6 +216,7 @@ impl Owned for TimestampWithTimeZone {}
 impl Owned for Interval {}
 impl Owned for pg_sys::Oid {}
 impl Owned for Vec<String> {}
+impl Owned for Vec<i64> {}
 
 /// The result of one execution: rows returned (if any) and rows processed. Valid while the
 /// SPI connection `'conn` is open.

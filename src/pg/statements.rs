@@ -172,7 +172,8 @@ statements! {
     CurrentMetrics = "operations/current_metrics.sql" (now: TIMESTAMPTZ, topic: TEXT)
         -> (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
             failed_total, dead_letter_total, oldest_pending_age, expired_total, dead_letters,
-            delivered_total, last_delivery_at, deduplicated_total);
+            delivered_total, last_delivery_at, deduplicated_total, delivery_latency,
+            delivery_latency_sum, processing_latency, processing_latency_sum);
     WindowBaseline = "operations/window_baseline.sql" (start: TIMESTAMPTZ, now: TIMESTAMPTZ)
         -> (sampled_at);
     TakeSample = "operations/take_sample.sql" (now: TIMESTAMPTZ) -> ();
@@ -181,7 +182,8 @@ statements! {
     SamplesBetween = "operations/samples_between.sql" (from: TIMESTAMPTZ, until: TIMESTAMPTZ)
         -> (topic, consumer_group, sampled_at, pending, delayed, processing, consumed_total,
             failed_total, dead_letter_total, oldest_pending_age, expired_total, dead_letters,
-            delivered_total, last_delivery_at, deduplicated_total);
+            delivered_total, last_delivery_at, deduplicated_total, delivery_latency,
+            delivery_latency_sum, processing_latency, processing_latency_sum);
     CleanupPayloads = "operations/cleanup_payloads.sql" (batch: INT4) -> (count);
     CleanupMessages = "operations/cleanup_messages.sql"
         (topic: TEXT, status: TEXT, cutoff: TIMESTAMPTZ, batch: INT4) -> (count);

@@ -159,4 +159,49 @@ mod tests {
         );
         assert_rejected("SELECT * FROM mq_metrics(NULL)", "22004", "\"window\"");
     }
+
+    #[pg_test]
+    fn latencies_are_histograms_in_the_metrics_and_the_prometheus_text() {
+        run("SELECT mq_publish('lat', '{}'), mq_publish('lat', '{}')");
+        run("SELECT pg_sleep(0.01)");
+        run("SELECT mq_complete(id, lease) FROM mq_poll('lat', 2)");
+        let (p50, p99, done50) = Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT delivery_latency_p50, delivery_latency_p99, processing_latency_p50 \
+                     FROM mq_metrics() WHERE topic = 'lat'",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .first();
+            (
+                row.get::<f64>(1).unwrap().unwrap(),
+                row.get::<f64>(2).unwrap().unwrap(),
+                row.get::<f64>(3).unwrap().unwrap(),
+            )
+        });
+        // Both waited at least 10 ms: the median lies in the bucket (0.01, 0.025] or above.
+        assert!(p50 >= 0.005 && p50 <= p99, "{p50} {p99}");
+        assert!(done50 > 0.0 && done50 < 1.0, "{done50}");
+        let text = one::<String>("SELECT mq_metrics_prometheus()");
+        assert!(
+            text.contains("mq_delivery_latency_seconds_count{topic=\"lat\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("mq_processing_latency_seconds_count{topic=\"lat\"} 2\n"));
+        assert!(
+            text.contains("mq_processing_latency_seconds_bucket{topic=\"lat\",le=\"+Inf\"} 2\n")
+        );
+        // Folded into the totals, the figures stay.
+        run("SELECT mq_metrics_sample()");
+        assert_eq!(
+            one::<Vec<i64>>("SELECT delivery_latency FROM mq.metric_totals WHERE topic = 'lat'")
+                .iter()
+                .sum::<i64>(),
+            2
+        );
+        assert!(one::<String>("SELECT mq_metrics_prometheus()")
+            .contains("mq_delivery_latency_seconds_count{topic=\"lat\"} 2\n"));
+    }
 }

@@ -246,6 +246,7 @@ mod tests {
             deduplicated_total: 0,
             oldest_pending_age_micros: None,
             paused: false,
+            latency: Default::default(),
         }
     }
 

@@ -27,6 +27,7 @@ pub mod error;
 pub mod hashing;
 pub mod health;
 pub mod ids;
+pub mod latency;
 pub mod lifecycle;
 pub mod metrics;
 pub mod prometheus;

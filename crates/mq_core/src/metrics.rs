@@ -26,6 +26,8 @@ pub struct TopicSnapshot {
     pub oldest_pending_age_micros: Option<i64>,
     /// Whether the topic is paused (not a sampled value: the catalog's, now).
     pub paused: bool,
+    /// The latency histograms (cumulative, like the counters; empty in samples).
+    pub latency: crate::latency::Latency,
 }
 
 /// The counter values of a topic at an earlier moment (a metrics sample).
@@ -80,6 +82,7 @@ impl TopicSnapshot {
             deduplicated_total: 0,
             oldest_pending_age_micros: None,
             paused: false,
+            latency: Default::default(),
         }
     }
 
@@ -162,6 +165,7 @@ mod tests {
             deduplicated_total: 0,
             oldest_pending_age_micros: None,
             paused: false,
+            latency: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::latency::{self, Histogram};
 use crate::metrics::TopicSnapshot;
 
 struct Family {
@@ -80,8 +81,55 @@ const FAMILIES: &[Family] = &[
     },
 ];
 
-/// Renders every family, with a HELP and a TYPE line each and one sample per topic.
+/// The latency histograms: name, help, which one.
+const HISTOGRAMS: [(&str, &str, fn(&TopicSnapshot) -> &Histogram); 2] = [
+    (
+        "mq_delivery_latency_seconds",
+        "Seconds from when a message became due (its publish, unless published for later) to its first delivery.",
+        |t| &t.latency.delivery,
+    ),
+    (
+        "mq_processing_latency_seconds",
+        "Seconds from a delivery to its completion.",
+        |t| &t.latency.processing,
+    ),
+];
+
+/// Renders every family, with a HELP and a TYPE line each and one sample per topic (the
+/// histograms: `_bucket` per bound, `_sum` and `_count`, for the topics that have any).
 pub fn render(topics: &[TopicSnapshot]) -> String {
+    let mut out = render_families(topics);
+    for (name, help, histogram) in HISTOGRAMS {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for topic in topics {
+            let h = histogram(topic);
+            if h.counts.is_empty() {
+                continue;
+            }
+            let labels = labels(topic);
+            let cumulative = h.cumulative();
+            for (i, n) in cumulative.iter().enumerate() {
+                let le = latency::BOUNDS
+                    .get(i)
+                    .map_or_else(|| "+Inf".to_owned(), |b| format_value(*b));
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {n}");
+            }
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", format_value(h.sum));
+            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count());
+        }
+    }
+    out
+}
+
+fn labels(topic: &TopicSnapshot) -> String {
+    let group = topic.group.as_deref().map_or_else(String::new, |g| {
+        format!(",consumer_group=\"{}\"", escape_label_value(g))
+    });
+    format!("topic=\"{}\"{group}", escape_label_value(&topic.topic))
+}
+
+fn render_families(topics: &[TopicSnapshot]) -> String {
     let mut out = String::new();
     for family in FAMILIES {
         let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
@@ -148,6 +196,7 @@ mod tests {
             deduplicated_total: 0,
             oldest_pending_age_micros: Some(1_500_000),
             paused: false,
+            latency: Default::default(),
         }
     }
 
@@ -169,7 +218,10 @@ mod tests {
     #[test]
     fn no_topics_still_describes_the_families() {
         let text = render(&[]);
-        assert_eq!(text.lines().count(), 2 * FAMILIES.len());
+        assert_eq!(
+            text.lines().count(),
+            2 * (FAMILIES.len() + HISTOGRAMS.len())
+        );
     }
 
     #[test]
@@ -252,5 +304,27 @@ mod tests {
         assert_eq!(format_value(3.0), "3");
         assert_eq!(format_value(0.25), "0.25");
         assert_eq!(format_value(f64::INFINITY), "+Inf");
+    }
+
+    #[test]
+    fn latency_histograms_have_buckets_sum_and_count() {
+        let mut t = topic("lat");
+        t.latency.processing = Histogram {
+            counts: crate::latency::bucket_counts([0.02, 0.3, 700.0]).unwrap(),
+            sum: 700.32,
+        };
+        let text = render(&[t, topic("none")]);
+        assert!(text.contains("# TYPE mq_processing_latency_seconds histogram\n"));
+        assert!(
+            text.contains("mq_processing_latency_seconds_bucket{topic=\"lat\",le=\"0.025\"} 1\n")
+        );
+        assert!(text.contains("mq_processing_latency_seconds_bucket{topic=\"lat\",le=\"300\"} 2\n"));
+        assert!(
+            text.contains("mq_processing_latency_seconds_bucket{topic=\"lat\",le=\"+Inf\"} 3\n")
+        );
+        assert!(text.contains("mq_processing_latency_seconds_sum{topic=\"lat\"} 700.32\n"));
+        assert!(text.contains("mq_processing_latency_seconds_count{topic=\"lat\"} 3\n"));
+        assert!(!text.contains("mq_delivery_latency_seconds_count"));
+        assert!(!text.contains("topic=\"none\",le="));
     }
 }

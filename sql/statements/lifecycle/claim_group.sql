@@ -38,8 +38,13 @@ WITH claimed AS (
 --}trace
 , counted AS (
     INSERT INTO mq.metric_counts
-        (topic, consumer_group, pending_out, processing, delivered, counted_at, consumer_id)
-    SELECT $1, $6, count(*), count(*), count(*), $5, $3 FROM claimed HAVING count(*) > 0
+        (topic, consumer_group, pending_out, processing, delivered, counted_at, consumer_id,
+         delivery_latency, delivery_latency_sum)
+    SELECT $1, $6, count(*), count(*), count(*), $5, $3,
+           mq.latency_histogram(pg_catalog.array_agg(EXTRACT(epoch FROM $5 - due_at)::float8)
+                                FILTER (WHERE retry_count = 0)),
+           coalesce(sum(EXTRACT(epoch FROM $5 - due_at)::float8) FILTER (WHERE retry_count = 0), 0)
+    FROM claimed HAVING count(*) > 0
 )
 SELECT id, topic, payload, headers, priority, retry_count, max_retries, trace_id, created_at, lease,
        due_at, ordering_key

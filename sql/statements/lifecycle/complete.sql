@@ -6,7 +6,7 @@ WITH done AS (
     SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
     WHERE id = $1 AND status = 'PROCESSING' AND ($2::uuid IS NULL OR lease = $2)
       AND ($3::text IS NULL OR topic = $3)
-    RETURNING id, topic, trace_id, consumer_id, retry_count, consumer_group, ordering_key
+    RETURNING id, topic, trace_id, consumer_id, retry_count, consumer_group, ordering_key, locked_at
 )
 --trace{
 , traced AS (
@@ -20,8 +20,12 @@ WITH done AS (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, consumer_group, processing, consumed, counted_at, consumer_id)
-    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4, consumer_id
+    INSERT INTO mq.metric_counts
+        (topic, consumer_group, processing, consumed, counted_at, consumer_id, processing_latency,
+         processing_latency_sum)
+    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4, consumer_id,
+           mq.latency_histogram(pg_catalog.array_agg(EXTRACT(epoch FROM $4 - locked_at)::float8)),
+           coalesce(sum(EXTRACT(epoch FROM $4 - locked_at)::float8), 0)
     FROM done GROUP BY topic, consumer_group, consumer_id
 )
 SELECT id, topic, coalesce(consumer_group, '') AS consumer_group, ordering_key FROM done

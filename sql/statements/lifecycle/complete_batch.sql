@@ -7,7 +7,7 @@ WITH done AS (
     WHERE m.id = b.id AND m.status = 'PROCESSING' AND m.lease = b.lease
       AND ($3::text IS NULL OR m.topic = $3)
     RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group,
-              m.ordering_key
+              m.ordering_key, m.locked_at
 )
 --trace{
 , traced AS (
@@ -21,8 +21,12 @@ WITH done AS (
 )
 --}trace
 , counted AS (
-    INSERT INTO mq.metric_counts (topic, consumer_group, processing, consumed, counted_at, consumer_id)
-    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4, consumer_id
+    INSERT INTO mq.metric_counts
+        (topic, consumer_group, processing, consumed, counted_at, consumer_id, processing_latency,
+         processing_latency_sum)
+    SELECT topic, coalesce(consumer_group, ''), -count(*), count(*), $4, consumer_id,
+           mq.latency_histogram(pg_catalog.array_agg(EXTRACT(epoch FROM $4 - locked_at)::float8)),
+           coalesce(sum(EXTRACT(epoch FROM $4 - locked_at)::float8), 0)
     FROM done GROUP BY topic, consumer_group, consumer_id
 )
 SELECT id, topic, coalesce(consumer_group, '') AS consumer_group, ordering_key FROM done

@@ -10,7 +10,8 @@ WITH moved AS (
     DELETE FROM mq.metric_counts
     RETURNING topic, consumer_group, pending_in, pending_out, delayed, processing, dead_letters,
               consumed, failed, dead_lettered, expired, delivered, deduplicated, oldest_due,
-              counted_at, consumer_id, lease_expired, last_error
+              counted_at, consumer_id, lease_expired, last_error, delivery_latency,
+              delivery_latency_sum, processing_latency, processing_latency_sum
 ), consumers AS (
     -- What each consumer's claims, completions and failures were (rows with a consumer_id).
     INSERT INTO mq.consumer_totals AS t
@@ -48,7 +49,11 @@ WITH moved AS (
            sum(delivered) AS delivered, sum(deduplicated) AS deduplicated,
            max(counted_at) FILTER (WHERE delivered > 0) AS last_delivery_at,
            min(oldest_due) AS oldest_due,
-           bool_or(pending_in > 0 OR delayed > 0) AS received
+           bool_or(pending_in > 0 OR delayed > 0) AS received,
+           mq.histogram_sum(delivery_latency) AS delivery_latency,
+           sum(delivery_latency_sum) AS delivery_latency_sum,
+           mq.histogram_sum(processing_latency) AS processing_latency,
+           sum(processing_latency_sum) AS processing_latency_sum
     FROM moved
     GROUP BY topic, consumer_group
 ), registered AS (
@@ -59,13 +64,15 @@ WITH moved AS (
 )
 INSERT INTO mq.metric_totals AS t
     (topic, consumer_group, pending, delayed, processing, dead_letters, consumed, failed,
-     dead_lettered, expired, delivered, deduplicated, last_delivery_at, oldest_due, updated_at)
+     dead_lettered, expired, delivered, deduplicated, last_delivery_at, oldest_due, updated_at,
+     delivery_latency, delivery_latency_sum, processing_latency, processing_latency_sum)
 SELECT s.topic, s.consumer_group, s.pending, s.delayed, s.processing, s.dead_letters,
        s.consumed, s.failed, s.dead_lettered, s.expired, s.delivered, s.deduplicated,
        s.last_delivery_at,
        CASE WHEN s.pending_out > 0 THEN mq.oldest_pending_due(s.topic, s.consumer_group)
             ELSE least(old.oldest_due, s.oldest_due) END,
-       $1
+       $1, s.delivery_latency, s.delivery_latency_sum, s.processing_latency,
+       s.processing_latency_sum
 FROM sums s
 LEFT JOIN mq.metric_totals old ON old.topic = s.topic AND old.consumer_group = s.consumer_group
 ON CONFLICT (topic, consumer_group) DO UPDATE
@@ -81,4 +88,8 @@ SET pending = t.pending + excluded.pending,
     deduplicated = t.deduplicated + excluded.deduplicated,
     last_delivery_at = greatest(t.last_delivery_at, excluded.last_delivery_at),
     oldest_due = CASE WHEN t.pending + excluded.pending > 0 THEN excluded.oldest_due END,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    delivery_latency = mq.histogram_add(t.delivery_latency, excluded.delivery_latency),
+    delivery_latency_sum = t.delivery_latency_sum + excluded.delivery_latency_sum,
+    processing_latency = mq.histogram_add(t.processing_latency, excluded.processing_latency),
+    processing_latency_sum = t.processing_latency_sum + excluded.processing_latency_sum
