@@ -81,8 +81,11 @@ const FAMILIES: &[Family] = &[
     },
 ];
 
+/// Which histogram of a topic a family shows.
+type Pick = fn(&TopicSnapshot) -> &Histogram;
+
 /// The latency histograms: name, help, which one.
-const HISTOGRAMS: [(&str, &str, fn(&TopicSnapshot) -> &Histogram); 2] = [
+const HISTOGRAMS: [(&str, &str, Pick); 2] = [
     (
         "mq_delivery_latency_seconds",
         "Seconds from when a message became due (its publish, unless published for later) to its first delivery.",
