@@ -183,8 +183,9 @@ impl System for RawSql {
         )
     }
 
-    fn runs(&self, _scenario: Scenario) -> bool {
-        true
+    /// Every scenario but (j): hand-written SQL has no ordering keys to compare.
+    fn runs(&self, scenario: Scenario) -> bool {
+        scenario != Scenario::Ordered
     }
 
     /// PENDING with a due time an hour out: the claim filters on the due time, walking over

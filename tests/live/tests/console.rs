@@ -23,6 +23,10 @@ const TESTS: &[Test] = &[
         "healthz_and_api_authentication",
         healthz_and_api_authentication,
     ),
+    (
+        "consumers_and_health_pages_for_a_monitor",
+        consumers_and_health_pages_for_a_monitor,
+    ),
     ("no_token_means_loopback_only", no_token_means_loopback_only),
     (
         "overview_lists_the_seeded_topics_and_updates_live",
@@ -692,4 +696,41 @@ fn pause_and_resume_a_topic_from_the_ui(cluster: &Cluster) {
         !paused(&mut client),
         "the topic is still paused in the database"
     );
+}
+
+/// The consumers and health pages, and their JSON, read through mq_consumers and mq_health by
+/// a monitor role.
+fn consumers_and_health_pages_for_a_monitor(cluster: &Cluster) {
+    ensure_roles(cluster);
+    let mut client = cluster.connect();
+    publish(&mut client, "api.cons", 2);
+    client
+        .batch_execute(
+            "SELECT count(mq_complete(id, lease)) FROM mq_poll('api.cons', 2, consumer_id => 'cons-1')",
+        )
+        .unwrap();
+    let monitor = Console::start(cluster, MONITOR);
+    let r = get(&monitor, "/api/consumers?topic=api.cons", Some(TOKEN));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body: Value = serde_json::from_str(&r.body).expect("/api/consumers is JSON");
+    let text = body.to_string();
+    assert!(text.contains("\"cons-1\""), "cons-1 missing from {text}");
+    assert!(text.contains("\"completed\":2"), "{text}");
+    let r = get(&monitor, "/api/health", Some(TOKEN));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let health: Value = serde_json::from_str(&r.body).expect("/api/health is JSON");
+    assert!(
+        ["ok", "warn", "critical"].contains(&health["overall"].as_str().unwrap_or("")),
+        "{health}"
+    );
+    let checks = health["checks"].to_string();
+    for check in ["worker", "snapshot_age", "dead_tuples", "consumer_lag"] {
+        assert!(checks.contains(check), "{check} missing from {checks}");
+    }
+    let page = get(&monitor, "/consumers", Some(TOKEN));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("cons-1"));
+    let page = get(&monitor, "/health", Some(TOKEN));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("snapshot_age"));
 }
