@@ -753,6 +753,9 @@ SELECT pg_catalog.pg_extension_config_dump('mq.payloads', '');
 ALTER TABLE mq.metric_samples ADD COLUMN consumer_group text NOT NULL DEFAULT '';
 ALTER TABLE mq.metric_samples DROP CONSTRAINT metric_samples_pkey;
 ALTER TABLE mq.metric_samples ADD PRIMARY KEY (sampled_at, topic, consumer_group);
+ALTER TABLE mq.metric_samples
+    ADD COLUMN delivery_latency bigint[], ADD COLUMN delivery_latency_sum double precision,
+    ADD COLUMN processing_latency bigint[], ADD COLUMN processing_latency_sum double precision;
 
 -- Publish–subscribe: each consumer group subscribes to topic patterns ('orders.*',
 -- 'audit.#'); a message published to a topic goes to every group with a matching pattern, as

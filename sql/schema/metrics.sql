@@ -188,6 +188,10 @@ CREATE TABLE mq.metric_samples (
     oldest_pending_age interval,
     expired_total      bigint      NOT NULL DEFAULT 0,
     consumer_group     text        NOT NULL DEFAULT '',
+    delivery_latency       bigint[],
+    delivery_latency_sum   double precision,
+    processing_latency     bigint[],
+    processing_latency_sum double precision,
     PRIMARY KEY (sampled_at, topic, consumer_group)
 );
 

@@ -107,7 +107,8 @@ pub(crate) fn samples_at(
 }
 
 /// Each topic's values now with its rates over `window`, measured from the snapshot at (or
-/// else just after) the window's start.
+/// else just after) the window's start; its latency histograms are over the same span (all of
+/// them when there is no snapshot yet, or the topic was not in it).
 pub(crate) fn current_with_rates(
     client: &mut SpiClient<'_>,
     now: TimestampWithTimeZone,
@@ -124,7 +125,13 @@ pub(crate) fn current_with_rates(
         .unwrap_or_default();
     topics
         .into_iter()
-        .map(|t| {
+        .map(|mut t| {
+            if let Some(before) = baseline_rows.get(&t.series_key()) {
+                t.latency = Latency {
+                    delivery: latency::since(&t.latency.delivery, &before.latency.delivery),
+                    processing: latency::since(&t.latency.processing, &before.latency.processing),
+                };
+            }
             let baseline = baseline_at.map(|at| {
                 baseline_rows
                     .get(&t.series_key())

@@ -203,5 +203,20 @@ mod tests {
         );
         assert!(one::<String>("SELECT mq_metrics_prometheus()")
             .contains("mq_delivery_latency_seconds_count{topic=\"lat\"} 2\n"));
+        // mq_metrics' percentiles are over its window, measured from the last snapshot at or
+        // before the window's start: ours (the worker's older ones are out of the way), and
+        // nothing happened since.
+        run("DELETE FROM mq.metric_snapshots WHERE sampled_at < (SELECT max(sampled_at) FROM mq.metric_snapshots)");
+        run("SELECT pg_sleep(0.02)");
+        assert!(one::<bool>(
+            "SELECT delivery_latency_p50 IS NULL AND processing_latency_p99 IS NULL \
+             FROM mq_metrics('10 milliseconds') WHERE topic = 'lat'"
+        ));
+        run("SELECT mq_publish('lat', '{}')");
+        run("SELECT mq_complete(id, lease) FROM mq_poll('lat', 1)");
+        assert!(one::<bool>(
+            "SELECT delivery_latency_p50 IS NOT NULL AND processing_latency_p99 IS NOT NULL \
+             FROM mq_metrics('10 milliseconds') WHERE topic = 'lat'"
+        ));
     }
 }

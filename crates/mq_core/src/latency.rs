@@ -81,6 +81,29 @@ pub fn add(a: Option<&[i64]>, b: Option<&[i64]>) -> Option<Vec<i64>> {
     }
 }
 
+/// What a cumulative histogram gained since an earlier reading of it (`before` empty: all of
+/// it); a count that went down (a reset) counts from zero.
+pub fn since(now: &Histogram, before: &Histogram) -> Histogram {
+    if before.counts.is_empty() {
+        return now.clone();
+    }
+    let counts: Vec<i64> = now
+        .counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n - before.counts.get(i).copied().unwrap_or(0)).max(0))
+        .collect();
+    let empty = counts.iter().all(|n| *n == 0);
+    Histogram {
+        counts: if empty { Vec::new() } else { counts },
+        sum: if empty {
+            0.0
+        } else {
+            (now.sum - before.sum).max(0.0)
+        },
+    }
+}
+
 /// The q-quantile (0..1) of a histogram, interpolated linearly inside its bucket as
 /// Prometheus' histogram_quantile does; a quantile in the +Inf bucket is the last bound. None
 /// when the histogram is empty.
@@ -138,6 +161,27 @@ mod tests {
         let cum = h.cumulative();
         assert_eq!(cum.len(), BUCKETS);
         assert_eq!((cum[0], cum[6], cum[7], cum[BUCKETS - 1]), (1, 1, 3, 3));
+    }
+
+    #[test]
+    fn a_window_is_the_difference_of_two_readings() {
+        let before = Histogram {
+            counts: vec![1, 2, 0],
+            sum: 1.0,
+        };
+        let now = Histogram {
+            counts: vec![1, 5, 4],
+            sum: 9.0,
+        };
+        assert_eq!(
+            since(&now, &before),
+            Histogram {
+                counts: vec![0, 3, 4],
+                sum: 8.0
+            }
+        );
+        assert_eq!(since(&now, &Histogram::default()), now);
+        assert_eq!(since(&before, &before), Histogram::default());
     }
 
     #[test]

@@ -4,8 +4,7 @@ SELECT topic, NULLIF(consumer_group, '') AS consumer_group, sampled_at, pending,
        processing, consumed_total, failed_total, dead_letter_total, oldest_pending_age,
        expired_total, NULL::bigint AS dead_letters, NULL::bigint AS delivered_total,
        NULL::timestamptz AS last_delivery_at, NULL::bigint AS deduplicated_total,
-       NULL::bigint[] AS delivery_latency, NULL::float8 AS delivery_latency_sum,
-       NULL::bigint[] AS processing_latency, NULL::float8 AS processing_latency_sum
+       delivery_latency, delivery_latency_sum, processing_latency, processing_latency_sum
 FROM mq.metric_samples
 WHERE sampled_at >= $1 AND sampled_at <= $2
 ORDER BY sampled_at, topic, consumer_group

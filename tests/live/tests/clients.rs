@@ -91,6 +91,7 @@ fn no_call_is_ambiguous_with_untyped_parameters(cluster: &Cluster) {
             "SELECT p.oid::regproc::text, p.pronargs::int, p.pronargdefaults::int \
              FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid \
              WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e' AND p.prorettype <> 'trigger'::regtype \
+               AND p.prokind = 'f' \
                AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_mq') \
              ORDER BY 1",
             &[],
