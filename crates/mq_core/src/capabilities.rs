@@ -73,6 +73,8 @@ const ADMIN_FUNCTIONS: &[&str] = &[
     // Called by the view mq.queue_depth, which admins may read directly.
     "current_metrics",
     "oldest_pending_due",
+    "histogram_sum",
+    "histogram_add",
 ];
 
 const CAPABILITY_HINT: &str = "The capabilities are producer, consumer, monitor and admin.";

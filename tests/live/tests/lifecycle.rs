@@ -232,7 +232,9 @@ fn contents_as_updated(client: &mut impl GenericClient) -> Vec<String> {
              FROM mq.messages t \
              UNION ALL \
              SELECT 'mq.metric_samples ' || (to_jsonb(t) \
-                 || jsonb_build_object('expired_total', 0, 'consumer_group', ''))::text \
+                 || jsonb_build_object('expired_total', 0, 'consumer_group', '', \
+                      'delivery_latency', NULL, 'delivery_latency_sum', NULL, \
+                      'processing_latency', NULL, 'processing_latency_sum', NULL))::text \
              FROM mq.metric_samples t \
              UNION ALL \
              SELECT 'mq.dead_letters ' || (to_jsonb(t) || jsonb_build_object('consumer_group', NULL, \
