@@ -183,9 +183,10 @@ impl System for RawSql {
         )
     }
 
-    /// Every scenario but (j): hand-written SQL has no ordering keys to compare.
+    /// Every scenario but (i) and (j): hand-written SQL has neither consumer groups nor
+    /// ordering keys to compare.
     fn runs(&self, scenario: Scenario) -> bool {
-        scenario != Scenario::Ordered
+        !matches!(scenario, Scenario::Fanout | Scenario::Ordered)
     }
 
     /// PENDING with a due time an hour out: the claim filters on the due time, walking over
