@@ -79,13 +79,26 @@ impl System for PgMq {
 
     fn create(&self, _admin: &mut Client, _queue: &str, _shards: usize) {}
 
+    /// Empties every table between scenarios. The background worker keeps working meanwhile
+    /// (a fold locks the counters and then reads the messages), so the TRUNCATE can deadlock
+    /// with it; PostgreSQL then cancels one of the two, and the TRUNCATE is simply tried again.
     fn drop(&self, admin: &mut Client, _queue: &str, _shards: usize) {
-        admin
-            .batch_execute(
-                "TRUNCATE mq.messages, mq.dead_letters, mq.traces, mq.ordering_keys, mq.dedup_keys, mq.metric_counts, \
-                 mq.metric_totals, mq.metric_snapshots, mq.metric_samples",
-            )
-            .unwrap();
+        for attempt in 1.. {
+            match admin.batch_execute(
+                "TRUNCATE mq.messages, mq.dead_letters, mq.traces, mq.ordering_keys, mq.dedup_keys, \
+                 mq.metric_counts, mq.metric_totals, mq.consumer_totals, mq.metric_snapshots, \
+                 mq.metric_samples",
+            ) {
+                Ok(()) => return,
+                Err(e)
+                    if attempt < 10
+                        && e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("emptying pg_mq's tables: {e}"),
+            }
+        }
     }
 
     fn session(
