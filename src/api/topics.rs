@@ -12,7 +12,7 @@ use mq_core::routing as routing_rules;
 use mq_core::topics::{self as topic_rules, Knob, Source, Topic, TopicSettings};
 use mq_core::validation;
 
-use crate::engine::{routing, topics};
+use crate::engine::{routing, sampling, topics};
 use crate::pg::raise::{raise, OrRaise};
 use crate::pg::statements::Statement;
 use crate::pg::{clock, wakeup};
@@ -209,6 +209,9 @@ fn mq_drop_topic(topic: Option<&str>, force: default!(Option<bool>, false)) -> i
                 live,
             });
         }
+        // Fold what was counted so far: the publishes of the messages about to be removed
+        // would otherwise register the topic again when the worker folds them.
+        sampling::fold(client);
         Statement::DropTopic.run_scalar::<i64>(client, &[topic.into(), clock::now().into()])
     })
 }

@@ -232,6 +232,12 @@ mod tests {
             one::<i64>("SELECT count(*) FROM mq_topics() WHERE topic = 'gone'"),
             0
         );
+        // Folding the publishes counted before the drop does not register the topic again.
+        run("SELECT mq_metrics_sample()");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_topics() WHERE topic = 'gone'"),
+            0
+        );
         assert_eq!(
             one::<i64>("SELECT count(*) FROM mq.traces WHERE topic = 'gone' AND event = 'PURGED'"),
             2
