@@ -225,12 +225,26 @@ fn topics_sql(with_topics: bool, with_metrics: bool, exact: bool) -> String {
          NULL::float8 AS consume_rate, NULL::float8 AS failure_rate, NULL::float8 AS dlq_rate, \
          NULL::float8 AS success_ratio, NULL::float8 AS oldest_pending_age_seconds"
     };
+    // mq_metrics has a row per topic and consumer group: a topic's line adds its groups up
+    // (as mq_topics' gauges do), so that a topic is listed once however many groups it has.
+    let per_topic = format!(
+        "(SELECT topic, sum(pending)::bigint AS pending, sum(delayed)::bigint AS delayed, \
+                 sum(processing)::bigint AS processing, \
+                 sum(consumed_total)::bigint AS consumed_total, \
+                 sum(failed_total)::bigint AS failed_total, \
+                 sum(dead_letter_total)::bigint AS dead_letter_total, \
+                 sum(consume_rate) AS consume_rate, sum(failure_rate) AS failure_rate, \
+                 sum(dlq_rate) AS dlq_rate, \
+                 CASE WHEN sum(consume_rate) + sum(failure_rate) > 0 \
+                      THEN sum(consume_rate) / (sum(consume_rate) + sum(failure_rate)) END \
+                     AS success_ratio, \
+                 max(oldest_pending_age) AS oldest_pending_age \
+          FROM mq_metrics('{RATE_WINDOW}') GROUP BY topic) m"
+    );
     let from = match (with_topics, with_metrics) {
-        (true, true) => {
-            format!("mq_topics() t FULL JOIN mq_metrics('{RATE_WINDOW}') m ON m.topic = t.topic")
-        }
+        (true, true) => format!("mq_topics() t FULL JOIN {per_topic} ON m.topic = t.topic"),
         (true, false) => "mq_topics() t".to_owned(),
-        _ => format!("mq_metrics('{RATE_WINDOW}') m"),
+        _ => per_topic,
     };
     let (filter, paging) = if exact {
         (format!("{name} = $1::text"), String::new())
@@ -649,7 +663,10 @@ mod tests {
     #[test]
     fn topic_statements_for_each_source() {
         let both = topics_sql(true, true, false);
-        assert!(both.contains("mq_topics() t FULL JOIN mq_metrics('5 minutes') m"));
+        assert!(both.contains("mq_topics() t FULL JOIN (SELECT topic"));
+        assert!(
+            both.contains("FROM mq_metrics('5 minutes') GROUP BY topic) m ON m.topic = t.topic")
+        );
         assert!(both.contains("LIMIT $2::bigint OFFSET $3::bigint"));
         let metrics_only = topics_sql(false, true, true);
         assert!(!metrics_only.contains("mq_topics"));

@@ -360,6 +360,13 @@ fn healthz_and_api_authentication(cluster: &Cluster) {
     ensure_roles(cluster);
     let mut client = cluster.connect();
     publish(&mut client, "api.orders", 3);
+    // A topic with two consumer groups: one line, its deliveries to both groups added up.
+    client
+        .batch_execute(
+            "SELECT mq_subscribe('api-g1', 'api.fanout'), mq_subscribe('api-g2', 'api.fanout')",
+        )
+        .unwrap();
+    publish(&mut client, "api.fanout", 2);
     let admin = Console::start(cluster, ADMIN);
 
     let r = get(&admin, "/healthz", None);
@@ -383,6 +390,14 @@ fn healthz_and_api_authentication(cluster: &Cluster) {
         .find(|t| t["topic"] == "api.orders")
         .unwrap_or_else(|| panic!("api.orders missing from {topics}"));
     assert_eq!(row["pending"], 3, "{row}");
+    let fanout: Vec<&Value> = topics
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["topic"] == "api.fanout")
+        .collect();
+    assert_eq!(fanout.len(), 1, "api.fanout listed once: {topics}");
+    assert_eq!(fanout[0]["pending"], 4, "{}", fanout[0]);
 
     // Pages without a session go to the login form; the API answers JSON errors.
     let r = get(&admin, "/", None);
