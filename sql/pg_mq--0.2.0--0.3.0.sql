@@ -151,14 +151,42 @@ BEGIN
         -- A message's rows share its trace id: look them up through the primary key.
         SELECT m.trace_id INTO message_trace FROM mq.messages m WHERE m.id = $2;
     END IF;
+    -- The rows, the PROCESSING event of each attempt a row ended (kept in the row that ended
+    -- it), and the PROCESSING event of each attempt in flight (read from its message); see
+    -- mq.traces. The PROCESSING events have no started_* columns of their own.
     RETURN QUERY
-        SELECT t.*
-        FROM mq.traces t
-        WHERE ($1 IS NULL OR t.topic = $1)
-          AND ($2 IS NULL OR t.message_id = $2)
-          AND (message_trace IS NULL OR t.trace_id = message_trace)
-          AND ($3 IS NULL OR t.event = $3)
-        ORDER BY t.id DESC
+        SELECT x.*
+        FROM (
+            SELECT t.*
+            FROM mq.traces t
+            WHERE ($1 IS NULL OR t.topic = $1)
+              AND ($2 IS NULL OR t.message_id = $2)
+              AND (message_trace IS NULL OR t.trace_id = message_trace)
+              AND ($3 IS NULL OR t.event = $3)
+            UNION ALL
+            SELECT t.started_id, t.trace_id, t.message_id, t.topic, 'PROCESSING', t.started,
+                   t.started_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+            FROM mq.traces t
+            WHERE t.started_id IS NOT NULL
+              AND ($1 IS NULL OR t.topic = $1)
+              AND ($2 IS NULL OR t.message_id = $2)
+              AND (message_trace IS NULL OR t.trace_id = message_trace)
+              AND ($3 IS NULL OR $3 = 'PROCESSING')
+            UNION ALL
+            SELECT m.processing_id, m.trace_id, m.id, m.topic, 'PROCESSING',
+                   jsonb_build_object('consumer_id', m.consumer_id, 'attempt', m.retry_count + 1,
+                                      'locked_until', m.locked_until)
+                   || CASE WHEN m.consumer_group IS NULL THEN '{}'::jsonb
+                           ELSE jsonb_build_object('consumer_group', m.consumer_group) END,
+                   m.locked_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+            FROM mq.messages m
+            WHERE m.locked_until IS NOT NULL AND m.status = 'PROCESSING'
+              AND m.processing_id IS NOT NULL
+              AND ($1 IS NULL OR m.topic = $1)
+              AND ($2 IS NULL OR m.id = $2)
+              AND ($3 IS NULL OR $3 = 'PROCESSING')
+        ) x
+        ORDER BY x.id DESC
         LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
 END
 $$;
@@ -980,6 +1008,21 @@ SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mq_consumers_wrapper';
+
+-- ---------------------------------------------------------------------------------------------
+-- The trace keeps one row per delivery attempt: the claim draws its PROCESSING event's id
+-- (messages.processing_id) and the row that ends the attempt carries its start (started_*);
+-- mq_trace and mq_traces (re-created above) show them as before. Rows written by 0.2.0 stay
+-- as they are: a message in flight now was claimed with a PROCESSING row of its own, and its
+-- processing_id stays NULL, so that its end does not record that start a second time.
+ALTER TABLE mq.messages ADD COLUMN processing_id bigint;
+ALTER TABLE mq.traces ADD COLUMN started_id bigint, ADD COLUMN started_at timestamptz,
+    ADD COLUMN started jsonb;
+COMMENT ON COLUMN mq.messages.processing_id IS 'while PROCESSING (claimed with pg_mq.trace on): the trace event id of this attempt''s PROCESSING, drawn at the claim and written with the trace row that ends the attempt';
+COMMENT ON TABLE mq.traces IS 'pg_mq trace: one row per state change, the start of an attempt kept in the row that ends it; read with mq_trace(trace_id)';
+COMMENT ON COLUMN mq.traces.started_id IS 'a row that ends an attempt (COMPLETED, FAILED, RECOVERED, PURGED): the event id of the attempt''s PROCESSING';
+COMMENT ON COLUMN mq.traces.started_at IS 'when the attempt this row ends began (its PROCESSING event''s time)';
+COMMENT ON COLUMN mq.traces.started IS 'the detail of the attempt''s PROCESSING event: consumer_id, attempt, locked_until (and consumer_group)';
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no

@@ -76,7 +76,7 @@ BEGIN
 END
 $$;
 
--- Trace rows, filtered by topic, message id and event (NULL: any), newest first.
+-- Trace events, filtered by topic, message id and event (NULL: any), newest first.
 CREATE FUNCTION mq_traces(topic text DEFAULT NULL, message_id bigint DEFAULT NULL,
                           event text DEFAULT NULL, page integer DEFAULT 1,
                           page_size integer DEFAULT 50)
@@ -100,14 +100,42 @@ BEGIN
         -- A message's rows share its trace id: look them up through the primary key.
         SELECT m.trace_id INTO message_trace FROM mq.messages m WHERE m.id = $2;
     END IF;
+    -- The rows, the PROCESSING event of each attempt a row ended (kept in the row that ended
+    -- it), and the PROCESSING event of each attempt in flight (read from its message); see
+    -- mq.traces. The PROCESSING events have no started_* columns of their own.
     RETURN QUERY
-        SELECT t.*
-        FROM mq.traces t
-        WHERE ($1 IS NULL OR t.topic = $1)
-          AND ($2 IS NULL OR t.message_id = $2)
-          AND (message_trace IS NULL OR t.trace_id = message_trace)
-          AND ($3 IS NULL OR t.event = $3)
-        ORDER BY t.id DESC
+        SELECT x.*
+        FROM (
+            SELECT t.*
+            FROM mq.traces t
+            WHERE ($1 IS NULL OR t.topic = $1)
+              AND ($2 IS NULL OR t.message_id = $2)
+              AND (message_trace IS NULL OR t.trace_id = message_trace)
+              AND ($3 IS NULL OR t.event = $3)
+            UNION ALL
+            SELECT t.started_id, t.trace_id, t.message_id, t.topic, 'PROCESSING', t.started,
+                   t.started_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+            FROM mq.traces t
+            WHERE t.started_id IS NOT NULL
+              AND ($1 IS NULL OR t.topic = $1)
+              AND ($2 IS NULL OR t.message_id = $2)
+              AND (message_trace IS NULL OR t.trace_id = message_trace)
+              AND ($3 IS NULL OR $3 = 'PROCESSING')
+            UNION ALL
+            SELECT m.processing_id, m.trace_id, m.id, m.topic, 'PROCESSING',
+                   jsonb_build_object('consumer_id', m.consumer_id, 'attempt', m.retry_count + 1,
+                                      'locked_until', m.locked_until)
+                   || CASE WHEN m.consumer_group IS NULL THEN '{}'::jsonb
+                           ELSE jsonb_build_object('consumer_group', m.consumer_group) END,
+                   m.locked_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+            FROM mq.messages m
+            WHERE m.locked_until IS NOT NULL AND m.status = 'PROCESSING'
+              AND m.processing_id IS NOT NULL
+              AND ($1 IS NULL OR m.topic = $1)
+              AND ($2 IS NULL OR m.id = $2)
+              AND ($3 IS NULL OR $3 = 'PROCESSING')
+        ) x
+        ORDER BY x.id DESC
         LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
 END
 $$;

@@ -41,6 +41,7 @@ CREATE TABLE mq.messages (
     payload_id    bigint,
     ordering_key  text,
     ordering_seq  bigint,
+    processing_id bigint,
     CONSTRAINT messages_payload_check CHECK (payload IS NOT NULL OR payload_id IS NOT NULL),
     CONSTRAINT messages_status_check
         CHECK (status IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED',
@@ -71,6 +72,7 @@ COMMENT ON COLUMN mq.messages.consumer_group IS 'the consumer group this deliver
 COMMENT ON COLUMN mq.messages.payload_id IS 'the mq.payloads row holding payload and headers (deliveries to groups); NULL: in this row';
 COMMENT ON COLUMN mq.messages.ordering_key IS 'messages of one key (in a topic, per consumer group) are delivered one at a time, in commit order';
 COMMENT ON COLUMN mq.messages.ordering_seq IS 'the place of the message among those of its ordering key: the order their publishers committed in';
+COMMENT ON COLUMN mq.messages.processing_id IS 'while PROCESSING (claimed with pg_mq.trace on): the trace event id of this attempt''s PROCESSING, drawn at the claim and written with the trace row that ends the attempt';
 COMMENT ON COLUMN mq.messages.expires_at IS 'when it expires unless completed (mq_publish expires_at, or the topic''s message_ttl)';
 
 -- The claim index: only deliverable (PENDING, so due) point-to-point rows, in the order
@@ -151,7 +153,11 @@ CREATE INDEX dead_letters_topic_idx ON mq.dead_letters (topic, created_at);
 CREATE INDEX dead_letters_replayed_idx ON mq.dead_letters (replayed_at) WHERE replayed;
 
 -- One row per state change of a message, grouped by trace_id (a replayed message keeps
--- its trace_id, so the chain spans replays). Trace ids are time-ordered (UUIDv7) unless a
+-- its trace_id, so the chain spans replays). A delivery attempt is one row, not two: the claim
+-- draws its PROCESSING event's id (mq.messages.processing_id) and writes no row; the row that
+-- ends the attempt (COMPLETED, FAILED, RECOVERED, PURGED) carries the attempt's start in its
+-- started_* columns, and mq_trace / mq_traces show it as the PROCESSING event it was (an
+-- attempt still in flight is read from its message). Trace ids are time-ordered (UUIDv7) unless a
 -- caller brings its own, so the primary key, which serves mq_trace, grows at its end; a BRIN
 -- index on created_at (append-only, nearly free to maintain) serves retention.
 CREATE TABLE mq.traces (
@@ -162,13 +168,19 @@ CREATE TABLE mq.traces (
     event      text        NOT NULL,
     detail     jsonb       NOT NULL DEFAULT '{}',
     created_at timestamptz NOT NULL,
+    started_id bigint,
+    started_at timestamptz,
+    started    jsonb,
     CONSTRAINT traces_pkey PRIMARY KEY (trace_id, id),
     CONSTRAINT traces_event_check CHECK (event IN (
         'PUBLISHED', 'PROCESSING', 'COMPLETED', 'FAILED', 'DEAD_LETTERED', 'REPLAYED', 'RECOVERED',
         'PURGED', 'EXPIRED'))
 );
 
-COMMENT ON TABLE mq.traces IS 'pg_mq trace: one row per state change; read with mq_trace(trace_id)';
+COMMENT ON TABLE mq.traces IS 'pg_mq trace: one row per state change, the start of an attempt kept in the row that ends it; read with mq_trace(trace_id)';
+COMMENT ON COLUMN mq.traces.started_id IS 'a row that ends an attempt (COMPLETED, FAILED, RECOVERED, PURGED): the event id of the attempt''s PROCESSING';
+COMMENT ON COLUMN mq.traces.started_at IS 'when the attempt this row ends began (its PROCESSING event''s time)';
+COMMENT ON COLUMN mq.traces.started IS 'the detail of the attempt''s PROCESSING event: consumer_id, attempt, locked_until (and consumer_group)';
 
 CREATE INDEX traces_created_at_idx ON mq.traces USING brin (created_at);
 

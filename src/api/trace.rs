@@ -18,7 +18,8 @@ type TraceRow = (
     TimestampWithTimeZone,
 );
 
-/// Every trace row of `trace_id`, in the order the events happened.
+/// Every trace event of `trace_id`, in the order the events happened (a delivery attempt's
+/// PROCESSING is kept in the row that ended it, or read from its message while in flight).
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mq_trace(

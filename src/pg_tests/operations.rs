@@ -151,7 +151,9 @@ mod tests {
                 .collect()
         });
         let trace_rows = deleted.iter().find(|(k, _)| k == "traces").unwrap().1;
-        assert!(trace_rows >= 8, "{deleted:?}");
+        // PUBLISHED, COMPLETED; PUBLISHED, FAILED, DEAD_LETTERED, REPLAYED (each attempt's
+        // PROCESSING is kept in the row that ended it).
+        assert!(trace_rows >= 6, "{deleted:?}");
         assert!(
             deleted.contains(&("completed messages".to_owned(), 1)),
             "{deleted:?}"

@@ -96,7 +96,7 @@ mod tests {
         run("SELECT * FROM mq_poll('ptrace', consumer_id => 'c1')");
         assert!(one::<bool>(&format!(
             "SELECT detail ->> 'consumer_id' = 'c1' AND (detail ->> 'attempt')::int = 1 \
-             FROM mq.traces WHERE message_id = {id} AND event = 'PROCESSING'"
+             FROM mq_traces(message_id => {id}, event => 'PROCESSING')"
         )));
     }
 

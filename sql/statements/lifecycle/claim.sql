@@ -3,11 +3,15 @@
 -- worker moves those to EXPIRED), and counts the claim. The candidates are
 -- locked in the inner SELECT and updated through the primary key, a plan that stays right
 -- whatever the batch size. Rows come back unordered, with their due time; the caller sorts
--- them.
+-- them. With the trace on, each claim draws the id of its PROCESSING trace event and writes
+-- no trace row: the row that ends the attempt records it (see mq.traces).
 WITH claimed AS (
     UPDATE mq.messages m
     SET status = 'PROCESSING', consumer_id = $3, locked_at = $5, locked_until = $5 + $4,
         lease = pg_catalog.gen_random_uuid(), updated_at = $5
+--trace{
+        , processing_id = pg_catalog.nextval('mq.traces_id_seq')
+--}trace
     WHERE m.id = ANY (ARRAY(
         SELECT id
         FROM mq.messages
@@ -20,16 +24,6 @@ WITH claimed AS (
               m.trace_id, m.created_at, m.lease, m.locked_until, m.ordering_key,
               coalesce(m.next_retry_at, m.execute_at) AS due_at
 )
---trace{
-, traced AS (
-    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
-    SELECT trace_id, id, topic, 'PROCESSING',
-           pg_catalog.jsonb_build_object('consumer_id', $3, 'attempt', retry_count + 1,
-                                         'locked_until', locked_until),
-           $5
-    FROM claimed
-)
---}trace
 , counted AS (
     INSERT INTO mq.metric_counts
         (topic, pending_out, processing, delivered, counted_at, consumer_id, delivery_latency,

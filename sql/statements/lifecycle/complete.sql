@@ -1,21 +1,40 @@
 -- Completes a PROCESSING message (with the lease of its current delivery, or any when the
 -- lease is NULL; in the topic named, when one is); returns its id when completed, and counts
--- the completion for the metrics.
+-- the completion for the metrics. With the trace on, its COMPLETED row also records the
+-- attempt's start (its PROCESSING event, drawn by the claim): the message's row as it was
+-- before this update (o) still has the lock expiry and the event id.
 WITH done AS (
-    UPDATE mq.messages
-    SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
-    WHERE id = $1 AND status = 'PROCESSING' AND ($2::uuid IS NULL OR lease = $2)
-      AND ($3::text IS NULL OR topic = $3)
-    RETURNING id, topic, trace_id, consumer_id, retry_count, consumer_group, ordering_key, locked_at
+    UPDATE mq.messages m
+    SET status = 'COMPLETED', locked_until = NULL, processing_id = NULL, updated_at = $4
+--trace{
+    FROM mq.messages o
+--}trace
+    WHERE m.id = $1 AND m.status = 'PROCESSING' AND ($2::uuid IS NULL OR m.lease = $2)
+      AND ($3::text IS NULL OR m.topic = $3)
+--trace{
+      AND o.id = m.id
+--}trace
+    RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group,
+              m.ordering_key, m.locked_at
+--trace{
+              , o.locked_until AS started_until, o.processing_id AS started_id
+--}trace
 )
 --trace{
 , traced AS (
-    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    INSERT INTO mq.traces
+        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at, started)
     SELECT trace_id, id, topic, 'COMPLETED',
            pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1)
            || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
                    ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
-           $4
+           $4, started_id, CASE WHEN started_id IS NOT NULL THEN locked_at END,
+           CASE WHEN started_id IS NOT NULL THEN
+               pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1,
+                                             'locked_until', started_until)
+               || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                       ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END
+           END
     FROM done
 )
 --}trace

@@ -1,22 +1,36 @@
 -- Completes the listed messages that are PROCESSING; returns how many. Rows are locked in id
--- order, so concurrent batch completions cannot deadlock.
+-- order, so concurrent batch completions cannot deadlock. With the trace on, each COMPLETED
+-- row records its attempt's start from the message's row as it was (o), as complete.sql does.
 WITH done AS (
     UPDATE mq.messages m
-    SET status = 'COMPLETED', locked_until = NULL, updated_at = $4
+    SET status = 'COMPLETED', locked_until = NULL, processing_id = NULL, updated_at = $4
     FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::uuid[])) AS b(id, lease)
+--trace{
+         JOIN mq.messages o ON o.id = b.id
+--}trace
     WHERE m.id = b.id AND m.status = 'PROCESSING' AND m.lease = b.lease
       AND ($3::text IS NULL OR m.topic = $3)
     RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group,
               m.ordering_key, m.locked_at
+--trace{
+              , o.locked_until AS started_until, o.processing_id AS started_id
+--}trace
 )
 --trace{
 , traced AS (
-    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    INSERT INTO mq.traces
+        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at, started)
     SELECT trace_id, id, topic, 'COMPLETED',
            pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1)
            || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
                    ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
-           $4
+           $4, started_id, CASE WHEN started_id IS NOT NULL THEN locked_at END,
+           CASE WHEN started_id IS NOT NULL THEN
+               pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1,
+                                             'locked_until', started_until)
+               || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                       ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END
+           END
     FROM done
 )
 --}trace

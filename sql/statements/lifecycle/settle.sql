@@ -2,7 +2,9 @@
 -- PENDING when next_retry_at has come, SCHEDULED when it is later, FAILED with a dead letter
 -- when next_retry_at is NULL, or EXPIRED with a dead letter (error 'expired') when the
 -- message's expiry has passed; and counts them. retry_event names the trace event of a retry
--- ('FAILED' or 'RECOVERED'). Returns each message's id, new status and topic.
+-- ('FAILED' or 'RECOVERED'); that row ends the attempt and, with the trace on, records its
+-- start (from the message's row as it was, prior). Returns each message's id, new status and
+-- topic.
 WITH outcome AS (
     SELECT o.id, o.next_retry_at, o.expire
     FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::timestamptz[]),
@@ -18,12 +20,19 @@ WITH outcome AS (
         next_retry_at = CASE WHEN o.expire THEN NULL ELSE o.next_retry_at END,
         last_error = $3,
         locked_until = NULL,
+        processing_id = NULL,
         updated_at = $4
     FROM outcome o
+--trace{
+         JOIN mq.messages prior ON prior.id = o.id
+--}trace
     WHERE m.id = o.id AND m.status = 'PROCESSING'
     RETURNING m.id, m.topic, m.consumer_group, m.payload, m.payload_id, m.headers, m.priority,
               m.max_retries, m.trace_id, m.retry_count, m.consumer_id, m.next_retry_at, m.status,
               m.ordering_key, m.ordering_seq
+--trace{
+              , m.locked_at, prior.locked_until AS started_until, prior.processing_id AS started_id
+--}trace
 ), dead AS (
     INSERT INTO mq.dead_letters
         (original_id, topic, payload, headers, priority, max_retries, trace_id, error_message,
@@ -40,22 +49,30 @@ WITH outcome AS (
 )
 --trace{
 , traced AS (
-    INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+    INSERT INTO mq.traces
+        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at, started)
     SELECT trace_id, id, topic, CASE WHEN status = 'FAILED' THEN 'FAILED' ELSE $5 END,
            pg_catalog.jsonb_build_object('error', $3, 'attempt', retry_count,
                                          'consumer_id', consumer_id, 'next_retry_at', next_retry_at)
            || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
                    ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
-           $4
+           $4, started_id, CASE WHEN started_id IS NOT NULL THEN locked_at END,
+           CASE WHEN started_id IS NOT NULL THEN
+               pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count,
+                                             'locked_until', started_until)
+               || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                       ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END
+           END
     FROM settled
     UNION ALL
-    SELECT trace_id, id, topic, 'EXPIRED', pg_catalog.jsonb_build_object('attempt', retry_count), $4
+    SELECT trace_id, id, topic, 'EXPIRED', pg_catalog.jsonb_build_object('attempt', retry_count), $4,
+           NULL, NULL, NULL
     FROM settled
     WHERE status = 'EXPIRED'
     UNION ALL
     SELECT s.trace_id, s.id, s.topic, 'DEAD_LETTERED',
            pg_catalog.jsonb_build_object('dead_letter_id', d.id, 'retry_count', s.retry_count),
-           $4
+           $4, NULL, NULL, NULL
     FROM settled s JOIN dead d ON d.original_id = s.id
 )
 --}trace

@@ -160,7 +160,7 @@ fn concurrent_pollers_get_disjoint_sets_covering_everything(cluster: &Cluster) {
     assert_eq!(
         count(
             &mut admin,
-            "SELECT count(*) FROM mq.traces WHERE topic = 'conc' AND event = 'PROCESSING'"
+            "SELECT count(*) FROM mq_traces('conc', event => 'PROCESSING', page_size => 10000)"
         ),
         MESSAGES,
         "each message was claimed exactly once"

@@ -412,6 +412,15 @@ fn an_immediate_server_stop_loses_no_committed_work(cluster: &Cluster) {
         held.iter().all(|id| in_flight.contains(id)),
         "messages held at the crash are in flight after it"
     );
+    // Their trace ends with the attempt in flight, read from the message itself.
+    for id in &held {
+        let chain = chain_of(&mut admin, *id);
+        assert_eq!(
+            chain.last().map(|(e, _)| e.as_str()),
+            Some("PROCESSING"),
+            "message {id} held at the crash: {chain:?}"
+        );
+    }
 
     // The restarted worker returns the in-flight messages once their locks expire.
     assert!(
@@ -461,12 +470,51 @@ fn an_immediate_server_stop_loses_no_committed_work(cluster: &Cluster) {
         "completed messages delivered again: {redelivered:?}"
     );
     assert!(drained, "the queue did not drain after the restart");
+    // Every message in flight at the crash has its whole chain: published, then each attempt's
+    // PROCESSING (numbered from 1) followed by what ended it, the last one completed.
+    for id in &in_flight {
+        let chain = chain_of(&mut admin, *id);
+        let problem = || format!("message {id}: {chain:?}");
+        assert_eq!(chain[0].0, "PUBLISHED", "{}", problem());
+        let attempts: Vec<&[(String, Option<i32>)]> = chain[1..].chunks(2).collect();
+        assert!(attempts.len() >= 2, "{}", problem());
+        for (n, pair) in attempts.iter().enumerate() {
+            assert_eq!(pair.len(), 2, "{}", problem());
+            assert_eq!(
+                (pair[0].0.as_str(), pair[0].1),
+                ("PROCESSING", Some(n as i32 + 1)),
+                "{}",
+                problem()
+            );
+            let end = if n + 1 == attempts.len() {
+                "COMPLETED"
+            } else {
+                "RECOVERED"
+            };
+            assert_eq!(pair[1].0, end, "{}", problem());
+        }
+    }
     println!(
         "  {} publishes and {} completions acknowledged before the crash, {} in flight at it",
         published.len(),
         completed.len(),
         in_flight.len()
     );
+}
+
+/// The events of message `id`'s trace (its own), each with its attempt number if it has one.
+fn chain_of(client: &mut Client, id: i64) -> Vec<(String, Option<i32>)> {
+    client
+        .query(
+            "SELECT t.event, (t.detail ->> 'attempt')::int \
+             FROM mq_trace((SELECT trace_id FROM mq.messages WHERE id = $1)) t \
+             WHERE t.message_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -805,18 +853,31 @@ fn check_race_history(admin: &mut Client, ledger: &RaceLedger) -> Vec<String> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let histories = admin
-        .query(
-            "SELECT message_id, array_agg(event ORDER BY id) FROM mq.traces \
-             WHERE topic = 'race' GROUP BY message_id",
-            &[],
-        )
-        .unwrap();
+    // Every event of the topic, as mq_traces lists them (page by page, newest first).
+    let mut histories: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
+    for page in 1.. {
+        let rows = admin
+            .query(
+                "SELECT message_id, id, event FROM mq_traces('race', page => $1, page_size => 10000)",
+                &[&page],
+            )
+            .unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            histories
+                .entry(row.get(0))
+                .or_default()
+                .push((row.get(1), row.get(2)));
+        }
+    }
     let mut traced = HashSet::new();
     let (mut completed_events, mut failed_events, mut dead_events, mut replay_events) =
         (0, 0, 0, 0);
-    for row in &histories {
-        let (id, events): (i64, Vec<String>) = (row.get(0), row.get(1));
+    for (id, mut rows) in histories {
+        rows.sort();
+        let events: Vec<String> = rows.into_iter().map(|(_, event)| event).collect();
         traced.insert(id);
         let mut state = "none";
         for event in &events {

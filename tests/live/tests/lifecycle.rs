@@ -189,6 +189,12 @@ fn load_previous_queue(client: &mut Client) -> (i64, uuid::Uuid) {
              FROM mq.messages,
                   LATERAL (VALUES ('PROCESSING'), ('COMPLETED')) AS e(event)
              WHERE status = 'COMPLETED';
+             -- the deliveries in flight wrote their PROCESSING rows
+             INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
+             SELECT trace_id, id, topic, 'PROCESSING',
+                    jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1,
+                                       'locked_until', locked_until), locked_at
+             FROM mq.messages WHERE status = 'PROCESSING';
              INSERT INTO mq.traces (trace_id, message_id, topic, event, detail, created_at)
              SELECT m.trace_id, m.id, m.topic, e.event, '{}', m.updated_at
              FROM mq.messages m,
@@ -225,7 +231,7 @@ fn contents_as_updated(client: &mut impl GenericClient) -> Vec<String> {
         .query(
             "SELECT 'mq.messages ' || (to_jsonb(t) || jsonb_build_object('expires_at', NULL, \
                  'consumer_group', NULL, 'payload_id', NULL, 'ordering_key', NULL, \
-                 'ordering_seq', NULL) \
+                 'ordering_seq', NULL, 'processing_id', NULL) \
                  || CASE WHEN t.status = 'PENDING' \
                  AND coalesce(t.next_retry_at, t.execute_at) > now() \
                  THEN jsonb_build_object('status', 'SCHEDULED') ELSE '{}' END)::text \
@@ -239,14 +245,18 @@ fn contents_as_updated(client: &mut impl GenericClient) -> Vec<String> {
              UNION ALL \
              SELECT 'mq.dead_letters ' || (to_jsonb(t) || jsonb_build_object('consumer_group', NULL, \
                  'ordering_key', NULL, 'ordering_seq', NULL))::text \
-             FROM mq.dead_letters t",
+             FROM mq.dead_letters t \
+             UNION ALL \
+             SELECT 'mq.traces ' || (to_jsonb(t) || jsonb_build_object('started_id', NULL, \
+                 'started_at', NULL, 'started', NULL))::text \
+             FROM mq.traces t",
             &[],
         )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    out.extend(contents_of(client, &KEPT_TABLES[2..4]));
+    out.extend(contents_of(client, &KEPT_TABLES[3..4]));
     out.sort();
     out
 }
@@ -522,6 +532,17 @@ fn update_from_the_previous_release_keeps_everything(cluster: &Cluster) {
         .unwrap()
         .get(0);
     assert!(completed);
+    // Its trace: the PROCESSING row 0.2.0 wrote, once, then the completion.
+    let events: Vec<String> = old
+        .query(
+            "SELECT event FROM mq_trace((SELECT trace_id FROM mq.messages WHERE id = $1))",
+            &[&in_flight],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(events, ["PUBLISHED", "PROCESSING", "COMPLETED"]);
     let count = |client: &mut Client, sql: &str| -> i64 {
         client
             .query_one(&format!("SELECT count(*) FROM ({sql}) q"), &[])

@@ -264,7 +264,7 @@ fn a_hostile_search_path_changes_nothing(cluster: &Cluster) {
     let row = admin
         .query_one(
             "SELECT status, created_at > now() - interval '1 hour', \
-                    (SELECT count(*) FROM mq.traces t WHERE t.message_id = m.id) \
+                    (SELECT count(*) FROM mq_trace(m.trace_id)) \
              FROM mq.messages m WHERE id = $1",
             &[&id],
         )
