@@ -54,18 +54,24 @@ pub fn bucket(seconds: f64) -> usize {
         .unwrap_or(BOUNDS.len())
 }
 
-/// The counts per bucket of `values` (None when there are none, so that rows without a
-/// latency carry nothing).
+/// The counts per bucket of `values`, up to the last bucket that counted one (None when there
+/// are none, so that rows without a latency carry nothing). Every statement that claims or
+/// completes writes one of these into its counter row: short latencies land in the first
+/// buckets, and the buckets after the last one used are left off (a histogram is read as
+/// zero beyond its length), which keeps such a row's array at a few elements instead of
+/// `BUCKETS`.
 pub fn bucket_counts(values: impl IntoIterator<Item = f64>) -> Option<Vec<i64>> {
     let mut counts = vec![0_i64; BUCKETS];
-    let mut any = false;
+    let mut used = 0;
     for v in values {
         if v.is_finite() {
-            counts[bucket(v)] += 1;
-            any = true;
+            let b = bucket(v);
+            counts[b] += 1;
+            used = used.max(b + 1);
         }
     }
-    any.then_some(counts)
+    counts.truncate(used);
+    (used > 0).then_some(counts)
 }
 
 /// The element-wise sum of two histograms' counts (either may be absent).
@@ -145,6 +151,9 @@ mod tests {
         assert_eq!(c.len(), BUCKETS);
         assert_eq!((c[0], c[1], c[BUCKETS - 1]), (1, 2, 1));
         assert_eq!(c.iter().sum::<i64>(), 4);
+        // Buckets after the last one used are left off.
+        assert_eq!(bucket_counts([0.002, 0.0005, 0.003]), Some(vec![1, 1, 1]));
+        assert_eq!(bucket_counts([0.0001]), Some(vec![1]));
     }
 
     #[test]
