@@ -153,7 +153,7 @@ BEGIN
     END IF;
     -- The rows, the PROCESSING event of each attempt a row ended (kept in the row that ended
     -- it), and the PROCESSING event of each attempt in flight (read from its message); see
-    -- mq.traces. The PROCESSING events have no started_* columns of their own.
+    -- mq.traces. The PROCESSING events have no started_id, started_at, locked_until of their own.
     RETURN QUERY
         SELECT x.*
         FROM (
@@ -164,8 +164,14 @@ BEGIN
               AND (message_trace IS NULL OR t.trace_id = message_trace)
               AND ($3 IS NULL OR t.event = $3)
             UNION ALL
-            SELECT t.started_id, t.trace_id, t.message_id, t.topic, 'PROCESSING', t.started,
-                   t.started_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+            SELECT t.started_id, t.trace_id, t.message_id, t.topic, 'PROCESSING',
+                   jsonb_build_object('consumer_id', t.detail -> 'consumer_id',
+                                      'attempt', t.detail -> 'attempt',
+                                      'locked_until', t.locked_until)
+                   || CASE WHEN t.detail ? 'consumer_group'
+                           THEN jsonb_build_object('consumer_group', t.detail -> 'consumer_group')
+                           ELSE '{}'::jsonb END,
+                   t.started_at, NULL::bigint, NULL::timestamptz, NULL::timestamptz
             FROM mq.traces t
             WHERE t.started_id IS NOT NULL
               AND ($1 IS NULL OR t.topic = $1)
@@ -178,7 +184,7 @@ BEGIN
                                       'locked_until', m.locked_until)
                    || CASE WHEN m.consumer_group IS NULL THEN '{}'::jsonb
                            ELSE jsonb_build_object('consumer_group', m.consumer_group) END,
-                   m.locked_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+                   m.locked_at, NULL::bigint, NULL::timestamptz, NULL::timestamptz
             FROM mq.messages m
             WHERE m.locked_until IS NOT NULL AND m.status = 'PROCESSING'
               AND m.processing_id IS NOT NULL
@@ -1011,18 +1017,19 @@ AS 'MODULE_PATHNAME', 'mq_consumers_wrapper';
 
 -- ---------------------------------------------------------------------------------------------
 -- The trace keeps one row per delivery attempt: the claim draws its PROCESSING event's id
--- (messages.processing_id) and the row that ends the attempt carries its start (started_*);
+-- (messages.processing_id) and the row that ends the attempt carries its start (started_id,
+-- started_at, locked_until);
 -- mq_trace and mq_traces (re-created above) show them as before. Rows written by 0.2.0 stay
 -- as they are: a message in flight now was claimed with a PROCESSING row of its own, and its
 -- processing_id stays NULL, so that its end does not record that start a second time.
 ALTER TABLE mq.messages ADD COLUMN processing_id bigint;
 ALTER TABLE mq.traces ADD COLUMN started_id bigint, ADD COLUMN started_at timestamptz,
-    ADD COLUMN started jsonb;
+    ADD COLUMN locked_until timestamptz;
 COMMENT ON COLUMN mq.messages.processing_id IS 'while PROCESSING (claimed with pg_mq.trace on): the trace event id of this attempt''s PROCESSING, drawn at the claim and written with the trace row that ends the attempt';
 COMMENT ON TABLE mq.traces IS 'pg_mq trace: one row per state change, the start of an attempt kept in the row that ends it; read with mq_trace(trace_id)';
 COMMENT ON COLUMN mq.traces.started_id IS 'a row that ends an attempt (COMPLETED, FAILED, RECOVERED, PURGED): the event id of the attempt''s PROCESSING';
 COMMENT ON COLUMN mq.traces.started_at IS 'when the attempt this row ends began (its PROCESSING event''s time)';
-COMMENT ON COLUMN mq.traces.started IS 'the detail of the attempt''s PROCESSING event: consumer_id, attempt, locked_until (and consumer_group)';
+COMMENT ON COLUMN mq.traces.locked_until IS 'the lock expiry of the attempt this row ends (its PROCESSING event''s locked_until; consumer_id, attempt and consumer_group are this row''s)';
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges, last: nothing new is executable by PUBLIC (a function this script created has no

@@ -102,7 +102,7 @@ BEGIN
     END IF;
     -- The rows, the PROCESSING event of each attempt a row ended (kept in the row that ended
     -- it), and the PROCESSING event of each attempt in flight (read from its message); see
-    -- mq.traces. The PROCESSING events have no started_* columns of their own.
+    -- mq.traces. The PROCESSING events have no started_id, started_at, locked_until of their own.
     RETURN QUERY
         SELECT x.*
         FROM (
@@ -113,8 +113,14 @@ BEGIN
               AND (message_trace IS NULL OR t.trace_id = message_trace)
               AND ($3 IS NULL OR t.event = $3)
             UNION ALL
-            SELECT t.started_id, t.trace_id, t.message_id, t.topic, 'PROCESSING', t.started,
-                   t.started_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+            SELECT t.started_id, t.trace_id, t.message_id, t.topic, 'PROCESSING',
+                   jsonb_build_object('consumer_id', t.detail -> 'consumer_id',
+                                      'attempt', t.detail -> 'attempt',
+                                      'locked_until', t.locked_until)
+                   || CASE WHEN t.detail ? 'consumer_group'
+                           THEN jsonb_build_object('consumer_group', t.detail -> 'consumer_group')
+                           ELSE '{}'::jsonb END,
+                   t.started_at, NULL::bigint, NULL::timestamptz, NULL::timestamptz
             FROM mq.traces t
             WHERE t.started_id IS NOT NULL
               AND ($1 IS NULL OR t.topic = $1)
@@ -127,7 +133,7 @@ BEGIN
                                       'locked_until', m.locked_until)
                    || CASE WHEN m.consumer_group IS NULL THEN '{}'::jsonb
                            ELSE jsonb_build_object('consumer_group', m.consumer_group) END,
-                   m.locked_at, NULL::bigint, NULL::timestamptz, NULL::jsonb
+                   m.locked_at, NULL::bigint, NULL::timestamptz, NULL::timestamptz
             FROM mq.messages m
             WHERE m.locked_until IS NOT NULL AND m.status = 'PROCESSING'
               AND m.processing_id IS NOT NULL

@@ -23,18 +23,14 @@ WITH done AS (
 --trace{
 , traced AS (
     INSERT INTO mq.traces
-        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at, started)
+        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at,
+         locked_until)
     SELECT trace_id, id, topic, 'COMPLETED',
            pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1)
            || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
                    ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
            $4, started_id, CASE WHEN started_id IS NOT NULL THEN locked_at END,
-           CASE WHEN started_id IS NOT NULL THEN
-               pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1,
-                                             'locked_until', started_until)
-               || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
-                       ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END
-           END
+           CASE WHEN started_id IS NOT NULL THEN started_until END
     FROM done
 )
 --}trace

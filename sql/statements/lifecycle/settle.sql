@@ -50,19 +50,15 @@ WITH outcome AS (
 --trace{
 , traced AS (
     INSERT INTO mq.traces
-        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at, started)
+        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at,
+         locked_until)
     SELECT trace_id, id, topic, CASE WHEN status = 'FAILED' THEN 'FAILED' ELSE $5 END,
            pg_catalog.jsonb_build_object('error', $3, 'attempt', retry_count,
                                          'consumer_id', consumer_id, 'next_retry_at', next_retry_at)
            || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
                    ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
            $4, started_id, CASE WHEN started_id IS NOT NULL THEN locked_at END,
-           CASE WHEN started_id IS NOT NULL THEN
-               pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count,
-                                             'locked_until', started_until)
-               || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
-                       ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END
-           END
+           CASE WHEN started_id IS NOT NULL THEN started_until END
     FROM settled
     UNION ALL
     SELECT trace_id, id, topic, 'EXPIRED', pg_catalog.jsonb_build_object('attempt', retry_count), $4,

@@ -1,6 +1,6 @@
 -- Drops a topic: deletes its waiting and in-flight messages (waiting for sessions settling
--- them; each gets a PURGED trace row, which ends an attempt in flight, and is counted) and
--- its catalog row. Dead letters,
+-- them; each gets a PURGED trace row, which ends an attempt in flight and then also names its
+-- consumer and attempt, and is counted) and its catalog row. Dead letters,
 -- finished messages and traces stay until retention. Returns how many messages were removed.
 WITH doomed AS MATERIALIZED (
     SELECT id, status FROM mq.messages
@@ -20,17 +20,20 @@ WITH doomed AS MATERIALIZED (
 --trace{
 , traced AS (
     INSERT INTO mq.traces
-        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at, started)
+        (trace_id, message_id, topic, event, detail, created_at, started_id, started_at,
+         locked_until)
     SELECT trace_id, id, topic, 'PURGED',
            pg_catalog.jsonb_build_object('retry_count', retry_count, 'status', status,
-                                         'topic_dropped', true), $2,
+                                         'topic_dropped', true)
+           || CASE WHEN processing_id IS NULL THEN '{}'::jsonb
+                   ELSE pg_catalog.jsonb_build_object('consumer_id', consumer_id,
+                                                      'attempt', retry_count + 1)
+                        || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
+                                ELSE pg_catalog.jsonb_build_object('consumer_group',
+                                                                   consumer_group) END
+              END, $2,
            processing_id, CASE WHEN processing_id IS NOT NULL THEN locked_at END,
-           CASE WHEN processing_id IS NOT NULL THEN
-               pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1,
-                                             'locked_until', locked_until)
-               || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
-                       ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END
-           END
+           CASE WHEN processing_id IS NOT NULL THEN locked_until END
     FROM removed
 )
 --}trace

@@ -248,7 +248,7 @@ fn contents_as_updated(client: &mut impl GenericClient) -> Vec<String> {
              FROM mq.dead_letters t \
              UNION ALL \
              SELECT 'mq.traces ' || (to_jsonb(t) || jsonb_build_object('started_id', NULL, \
-                 'started_at', NULL, 'started', NULL))::text \
+                 'started_at', NULL, 'locked_until', NULL))::text \
              FROM mq.traces t",
             &[],
         )
