@@ -10,30 +10,32 @@
 -- pg_mq.fold_interval. A value is its total plus the rows not folded yet: reading the metrics
 -- costs one row per topic (plus the unfolded rows), however many messages wait. Retention and
 -- mq_cleanup never touch these tables, so deleting finished messages does not lower a counter.
+-- A change a row does not count is NULL there, not 0: a NULL column takes no space, and a
+-- completion's row, say, sets five columns of twenty (every reader counts NULL as 0).
 
 CREATE TABLE mq.metric_counts (
     topic          text        NOT NULL,
     consumer_group text        NOT NULL DEFAULT '',
-    pending_in    bigint      NOT NULL DEFAULT 0,
-    pending_out   bigint      NOT NULL DEFAULT 0,
-    delayed       bigint      NOT NULL DEFAULT 0,
-    processing    bigint      NOT NULL DEFAULT 0,
-    dead_letters  bigint      NOT NULL DEFAULT 0,
-    consumed      bigint      NOT NULL DEFAULT 0,
-    failed        bigint      NOT NULL DEFAULT 0,
-    dead_lettered bigint      NOT NULL DEFAULT 0,
-    expired       bigint      NOT NULL DEFAULT 0,
-    delivered     bigint      NOT NULL DEFAULT 0,
-    deduplicated  bigint      NOT NULL DEFAULT 0,
+    pending_in    bigint,
+    pending_out   bigint,
+    delayed       bigint,
+    processing    bigint,
+    dead_letters  bigint,
+    consumed      bigint,
+    failed        bigint,
+    dead_lettered bigint,
+    expired       bigint,
+    delivered     bigint,
+    deduplicated  bigint,
     oldest_due    timestamptz,
     counted_at    timestamptz NOT NULL,
     consumer_id   text,
-    lease_expired bigint      NOT NULL DEFAULT 0,
+    lease_expired bigint,
     last_error    text,
     delivery_latency       bigint[],
-    delivery_latency_sum   double precision NOT NULL DEFAULT 0,
+    delivery_latency_sum   double precision,
     processing_latency     bigint[],
-    processing_latency_sum double precision NOT NULL DEFAULT 0
+    processing_latency_sum double precision
 );
 
 -- A capped topic's publishers add its unfolded rows to its totals (mq.topic_depth).
@@ -245,7 +247,18 @@ AS $$
                sum(c.delivery_latency_sum) AS delivery_latency_sum,
                mq.histogram_sum(c.processing_latency) AS processing_latency,
                sum(c.processing_latency_sum) AS processing_latency_sum
-        FROM mq.metric_counts c
+        FROM (SELECT topic, consumer_group, counted_at, oldest_due,
+                     coalesce(pending_in, 0) AS pending_in, coalesce(pending_out, 0) AS pending_out,
+                     coalesce(delayed, 0) AS delayed, coalesce(processing, 0) AS processing,
+                     coalesce(consumed, 0) AS consumed, coalesce(failed, 0) AS failed,
+                     coalesce(dead_lettered, 0) AS dead_lettered, coalesce(expired, 0) AS expired,
+                     coalesce(dead_letters, 0) AS dead_letters,
+                     coalesce(delivered, 0) AS delivered,
+                     coalesce(deduplicated, 0) AS deduplicated, delivery_latency,
+                     coalesce(delivery_latency_sum, 0) AS delivery_latency_sum,
+                     processing_latency,
+                     coalesce(processing_latency_sum, 0) AS processing_latency_sum
+              FROM mq.metric_counts) c
         GROUP BY c.topic, c.consumer_group
     ), now_values AS (
         SELECT coalesce(t.topic, u.topic) AS topic,

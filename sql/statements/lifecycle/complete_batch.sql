@@ -1,33 +1,32 @@
 -- Completes the listed messages that are PROCESSING; returns how many. Rows are locked in id
 -- order, so concurrent batch completions cannot deadlock. With the trace on, each COMPLETED
--- row records its attempt's start from the message's row as it was (o), as complete.sql does.
+-- row records its attempt's start from the message's row as it was (prior), as complete.sql
+-- does.
 WITH done AS (
     UPDATE mq.messages m
     SET status = 'COMPLETED', locked_until = NULL, processing_id = NULL, updated_at = $4
     FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::uuid[])) AS b(id, lease)
---trace{
-         JOIN mq.messages o ON o.id = b.id
---}trace
     WHERE m.id = b.id AND m.status = 'PROCESSING' AND m.lease = b.lease
       AND ($3::text IS NULL OR m.topic = $3)
     RETURNING m.id, m.topic, m.trace_id, m.consumer_id, m.retry_count, m.consumer_group,
               m.ordering_key, m.locked_at
---trace{
-              , o.locked_until AS started_until, o.processing_id AS started_id
---}trace
 )
 --trace{
+, prior AS (
+    SELECT m.id, m.locked_until, m.processing_id
+    FROM pg_catalog.unnest($1::bigint[]) AS u(id) JOIN mq.messages m ON m.id = u.id
+)
 , traced AS (
     INSERT INTO mq.traces
         (trace_id, message_id, topic, event, detail, created_at, started_id, started_at,
          locked_until)
-    SELECT trace_id, id, topic, 'COMPLETED',
+    SELECT d.trace_id, d.id, d.topic, 'COMPLETED',
            pg_catalog.jsonb_build_object('consumer_id', consumer_id, 'attempt', retry_count + 1)
            || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
                    ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
-           $4, started_id, CASE WHEN started_id IS NOT NULL THEN locked_at END,
-           CASE WHEN started_id IS NOT NULL THEN started_until END
-    FROM done
+           $4, p.processing_id, CASE WHEN p.processing_id IS NOT NULL THEN d.locked_at END,
+           CASE WHEN p.processing_id IS NOT NULL THEN p.locked_until END
+    FROM done d JOIN prior p ON p.id = d.id
 )
 --}trace
 , counted AS (

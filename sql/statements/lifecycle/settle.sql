@@ -3,7 +3,8 @@
 -- when next_retry_at is NULL, or EXPIRED with a dead letter (error 'expired') when the
 -- message's expiry has passed; and counts them. retry_event names the trace event of a retry
 -- ('FAILED' or 'RECOVERED'); that row ends the attempt and, with the trace on, records its
--- start (from the message's row as it was, prior). Returns each message's id, new status and
+-- start (prior: the message's row as it was before this statement, which every part of it
+-- sees). Returns each message's id, new status and
 -- topic.
 WITH outcome AS (
     SELECT o.id, o.next_retry_at, o.expire
@@ -23,15 +24,12 @@ WITH outcome AS (
         processing_id = NULL,
         updated_at = $4
     FROM outcome o
---trace{
-         JOIN mq.messages prior ON prior.id = o.id
---}trace
     WHERE m.id = o.id AND m.status = 'PROCESSING'
     RETURNING m.id, m.topic, m.consumer_group, m.payload, m.payload_id, m.headers, m.priority,
               m.max_retries, m.trace_id, m.retry_count, m.consumer_id, m.next_retry_at, m.status,
               m.ordering_key, m.ordering_seq
 --trace{
-              , m.locked_at, prior.locked_until AS started_until, prior.processing_id AS started_id
+              , m.locked_at
 --}trace
 ), dead AS (
     INSERT INTO mq.dead_letters
@@ -48,18 +46,22 @@ WITH outcome AS (
     RETURNING id, original_id
 )
 --trace{
+, prior AS (
+    SELECT m.id, m.locked_until, m.processing_id
+    FROM pg_catalog.unnest($1::bigint[]) AS u(id) JOIN mq.messages m ON m.id = u.id
+)
 , traced AS (
     INSERT INTO mq.traces
         (trace_id, message_id, topic, event, detail, created_at, started_id, started_at,
          locked_until)
-    SELECT trace_id, id, topic, CASE WHEN status = 'FAILED' THEN 'FAILED' ELSE $5 END,
+    SELECT s.trace_id, s.id, s.topic, CASE WHEN s.status = 'FAILED' THEN 'FAILED' ELSE $5 END,
            pg_catalog.jsonb_build_object('error', $3, 'attempt', retry_count,
                                          'consumer_id', consumer_id, 'next_retry_at', next_retry_at)
            || CASE WHEN consumer_group IS NULL THEN '{}'::jsonb
                    ELSE pg_catalog.jsonb_build_object('consumer_group', consumer_group) END,
-           $4, started_id, CASE WHEN started_id IS NOT NULL THEN locked_at END,
-           CASE WHEN started_id IS NOT NULL THEN started_until END
-    FROM settled
+           $4, p.processing_id, CASE WHEN p.processing_id IS NOT NULL THEN s.locked_at END,
+           CASE WHEN p.processing_id IS NOT NULL THEN p.locked_until END
+    FROM settled s JOIN prior p ON p.id = s.id
     UNION ALL
     SELECT trace_id, id, topic, 'EXPIRED', pg_catalog.jsonb_build_object('attempt', retry_count), $4,
            NULL, NULL, NULL

@@ -13,7 +13,10 @@ WITH unfolded AS (
            (pg_catalog.array_agg(c.last_error ORDER BY c.counted_at DESC)
                 FILTER (WHERE c.last_error IS NOT NULL))[1] AS last_error,
            max(c.counted_at) FILTER (WHERE c.last_error IS NOT NULL) AS last_error_at
-    FROM mq.metric_counts c
+    FROM (SELECT consumer_id, topic, consumer_group, counted_at, last_error,
+                 coalesce(delivered, 0) AS delivered, coalesce(consumed, 0) AS consumed,
+                 coalesce(failed, 0) AS failed, coalesce(lease_expired, 0) AS lease_expired
+          FROM mq.metric_counts) c
     WHERE c.consumer_id IS NOT NULL AND ($1::text IS NULL OR c.topic = $1)
     GROUP BY c.consumer_id, c.topic, c.consumer_group
 ), totals AS (

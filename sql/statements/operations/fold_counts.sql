@@ -1,5 +1,5 @@
 -- Folds the changes appended to mq.metric_counts into the totals per topic and consumer group
--- (rows appended while this runs are left for the next fold). A topic and group whose PENDING
+-- (rows appended while this runs are left for the next fold; a NULL change counts as 0). A topic and group whose PENDING
 -- messages were claimed or removed has its oldest pending message looked up again; for the
 -- others the earliest of what the totals remember and what became PENDING since is still
 -- right. A topic that received messages and is not in the catalog yet is registered with the
@@ -8,10 +8,16 @@
 -- folds.
 WITH moved AS (
     DELETE FROM mq.metric_counts
-    RETURNING topic, consumer_group, pending_in, pending_out, delayed, processing, dead_letters,
-              consumed, failed, dead_lettered, expired, delivered, deduplicated, oldest_due,
-              counted_at, consumer_id, lease_expired, last_error, delivery_latency,
-              delivery_latency_sum, processing_latency, processing_latency_sum
+    RETURNING topic, consumer_group, coalesce(pending_in, 0) AS pending_in,
+              coalesce(pending_out, 0) AS pending_out, coalesce(delayed, 0) AS delayed,
+              coalesce(processing, 0) AS processing, coalesce(dead_letters, 0) AS dead_letters,
+              coalesce(consumed, 0) AS consumed, coalesce(failed, 0) AS failed,
+              coalesce(dead_lettered, 0) AS dead_lettered, coalesce(expired, 0) AS expired,
+              coalesce(delivered, 0) AS delivered, coalesce(deduplicated, 0) AS deduplicated,
+              oldest_due, counted_at, consumer_id, coalesce(lease_expired, 0) AS lease_expired,
+              last_error, delivery_latency, coalesce(delivery_latency_sum, 0) AS delivery_latency_sum,
+              processing_latency,
+              coalesce(processing_latency_sum, 0) AS processing_latency_sum
 ), consumers AS (
     -- What each consumer's claims, completions and failures were (rows with a consumer_id).
     INSERT INTO mq.consumer_totals AS t
