@@ -102,6 +102,8 @@ curl -sf "$BASE/healthz" >/dev/null || { echo "mq-console did not come up:"; cat
 head -1 "$LOG" | sed 's/^/  /'
 
 MID="$(printf 'bench.t%04d' $((TOPICS / 2)))"
+# The first topic's messages are the oldest: newest-first over the whole table reaches them last.
+FIRST="$(printf 'bench.t%04d' 1)"
 MESSAGE="$(psql_ -c "SELECT max(id) FROM mq.messages WHERE topic = '$MID' AND status = 'COMPLETED'")"
 DEAD_MESSAGE="$(psql_ -c "SELECT original_id FROM mq.dead_letters WHERE topic = '$MID' ORDER BY id LIMIT 1")"
 TRACE="$(psql_ -c "SELECT trace_id FROM mq.messages WHERE id = $MESSAGE")"
@@ -118,6 +120,10 @@ PAGES=(
     "/topics/$MID?id=$MESSAGE"
     "/topics/$MID?page=10"
     "/api/topics/$MID"
+    "/topics/$FIRST"
+    "/topics/$FIRST?status=SCHEDULED"
+    "/topics/$FIRST?header=source=bench"
+    "/topics/$FIRST?ordering_key=none"
     "/messages/$MESSAGE"
     "/messages/$DEAD_MESSAGE"
     "/api/messages/$MESSAGE"

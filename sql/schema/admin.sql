@@ -29,15 +29,29 @@ BEGIN
 END
 $$;
 
--- Messages, filtered by topic, status and trace id (NULL: any), newest first.
+-- Messages, filtered by topic, status, trace id, ordering key, dedup key and headers (NULL:
+-- any), newest first. With a topic, each status is read through an index that leads with the
+-- topic (the claim indexes, messages_finished_idx, messages_waiting_idx,
+-- messages_scheduled_topic_idx) or through the small index of in-flight rows, each part taking
+-- its newest rows up to the page's end, planned for the arguments of the call; so a page costs
+-- what the topic holds in the statuses asked for, not what the table holds. A dedup key is
+-- looked up in mq.dedup_keys, so it finds its message while the topic remembers the key.
 CREATE FUNCTION mq_messages(topic text DEFAULT NULL, status text DEFAULT NULL,
                             trace_id uuid DEFAULT NULL, page integer DEFAULT 1,
-                            page_size integer DEFAULT 50)
+                            page_size integer DEFAULT 50, ordering_key text DEFAULT NULL,
+                            dedup_key text DEFAULT NULL, headers jsonb DEFAULT NULL)
 RETURNS SETOF mq.messages
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    -- The filters every part applies; $1 .. $8 are the arguments, $9 the page's end.
+    filters constant text :=
+        ' AND ($3 IS NULL OR m.trace_id = $3) AND ($6 IS NULL OR m.ordering_key = $6)'
+        ' AND ($8 IS NULL OR coalesce(m.headers, (SELECT p.headers FROM mq.payloads p'
+        ' WHERE p.id = m.payload_id)) @> $8)';
+    parts text;
 BEGIN
     PERFORM mq.check_paging($4, $5);
     IF $2 IS NOT NULL AND $2 NOT IN ('WAITING', 'SCHEDULED', 'PENDING', 'PROCESSING', 'COMPLETED',
@@ -45,14 +59,59 @@ BEGIN
         RAISE EXCEPTION 'argument "status" must be WAITING, SCHEDULED, PENDING, PROCESSING, COMPLETED, FAILED or EXPIRED, got %', $2
             USING ERRCODE = '22023';
     END IF;
-    RETURN QUERY
-        SELECT m.*
-        FROM mq.messages m
-        WHERE ($1 IS NULL OR m.topic = $1)
-          AND ($2 IS NULL OR m.status = $2)
-          AND ($3 IS NULL OR m.trace_id = $3)
-        ORDER BY m.id DESC
-        LIMIT $5 OFFSET ($4 - 1)::bigint * $5;
+    IF $8 IS NOT NULL AND jsonb_typeof($8) <> 'object' THEN
+        RAISE EXCEPTION 'argument "headers" must be a JSON object, got %', jsonb_typeof($8)
+            USING ERRCODE = '22023';
+    END IF;
+    IF $7 IS NOT NULL THEN
+        -- The message that took the key (point-to-point), or the deliveries of it (groups).
+        RETURN QUERY EXECUTE
+            'SELECT m.* FROM mq.messages m'
+            ' WHERE m.id IN (SELECT d.message_id FROM mq.dedup_keys d'
+            '                WHERE d.dedup_key = $7 AND ($1 IS NULL OR d.topic = $1)'
+            '                UNION ALL'
+            '                SELECT g.id FROM mq.dedup_keys d JOIN mq.messages g ON g.payload_id = d.message_id'
+            '                WHERE d.dedup_key = $7 AND ($1 IS NULL OR d.topic = $1))'
+            ' AND ($1 IS NULL OR m.topic = $1) AND ($2 IS NULL OR m.status = $2)' || filters ||
+            ' ORDER BY m.id DESC LIMIT $5 OFFSET $9 - $5'
+            USING $1, $2, $3, $4, $5, $6, $7, $8, $4::bigint * $5;
+        RETURN;
+    END IF;
+    IF $1 IS NULL THEN
+        RETURN QUERY EXECUTE
+            'SELECT m.* FROM mq.messages m WHERE ($2 IS NULL OR m.status = $2)' || filters ||
+            ' ORDER BY m.id DESC LIMIT $5 OFFSET $9 - $5'
+            USING $1, $2, $3, $4, $5, $6, $7, $8, $4::bigint * $5;
+        RETURN;
+    END IF;
+    SELECT string_agg(format('(SELECT m.* FROM mq.messages m WHERE m.topic = $1 AND %s%s'
+                             ' ORDER BY m.id DESC LIMIT $9)', p.condition, filters),
+                      ' UNION ALL ')
+    INTO parts
+    FROM (VALUES
+        ('WAITING', 'm.status = ''WAITING'''),
+        ('SCHEDULED', 'm.status = ''SCHEDULED'''),
+        ('PENDING', 'm.status = ''PENDING'' AND m.consumer_group IS NULL'),
+        -- a group's claim index leads with the group: the groups are found by skipping
+        -- through it, one probe per group
+        ('PENDING', 'm.status = ''PENDING'' AND m.consumer_group = ANY (ARRAY('
+                    'WITH RECURSIVE g(name) AS ('
+                    ' SELECT min(x.consumer_group) FROM mq.messages x'
+                    ' WHERE x.status = ''PENDING'' AND x.consumer_group IS NOT NULL'
+                    ' UNION ALL'
+                    ' SELECT (SELECT min(x.consumer_group) FROM mq.messages x'
+                    '         WHERE x.status = ''PENDING'' AND x.consumer_group IS NOT NULL'
+                    '           AND x.consumer_group > g.name)'
+                    ' FROM g WHERE g.name IS NOT NULL)'
+                    ' SELECT g.name FROM g WHERE g.name IS NOT NULL))'),
+        ('PROCESSING', 'm.status = ''PROCESSING'' AND m.locked_until IS NOT NULL'),
+        ('COMPLETED', 'm.status = ''COMPLETED'''),
+        ('FAILED', 'm.status = ''FAILED'''),
+        ('EXPIRED', 'm.status = ''EXPIRED''')) AS p(status, condition)
+    WHERE $2 IS NULL OR p.status = $2;
+    RETURN QUERY EXECUTE
+        'SELECT m.* FROM (' || parts || ') m ORDER BY m.id DESC LIMIT $5 OFFSET $9 - $5'
+        USING $1, $2, $3, $4, $5, $6, $7, $8, $4::bigint * $5;
 END
 $$;
 

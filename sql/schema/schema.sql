@@ -96,6 +96,12 @@ CREATE INDEX messages_scheduled_idx
     ON mq.messages ((coalesce(next_retry_at, execute_at)))
     WHERE status = 'SCHEDULED';
 
+-- The same messages by topic, newest first: what mq_messages lists of a topic's scheduled
+-- messages (only scheduled rows pay for it: a publish for now, a claim and a completion do not).
+CREATE INDEX messages_scheduled_topic_idx
+    ON mq.messages (topic, id)
+    WHERE status = 'SCHEDULED';
+
 -- In-flight rows by lock expiry, for recovering messages whose consumer went away.
 -- locked_until is set only while a message is PROCESSING. The predicate deliberately does
 -- not mention status: mq_complete and mq_fail look messages up by id with

@@ -220,6 +220,109 @@ mod tests {
         assert_rejected("SELECT mq_purge('bad topic')", "22023", "\"topic\"");
     }
 
+    /// mq_messages of a topic reads each status through its own index; whatever the parts,
+    /// the listing is the topic's rows matching every filter, newest first, page by page.
+    #[pg_test]
+    fn message_listing_of_a_topic_is_every_status_newest_first() {
+        run("SELECT mq_publish('lst', '{}', headers => '{\"h\": \"1\"}', dedup_key => 'd1')");
+        run("SELECT mq_publish('lst', '{}', ordering_key => 'k', priority => -1)"); // PENDING
+        run("SELECT mq_publish('lst', '{}', ordering_key => 'k', priority => -1)"); // WAITING
+        run("SELECT mq_publish('lst', '{}', delay => '1 hour', headers => '{\"h\": \"1\"}')");
+        run("SELECT mq_publish('other', '{}', headers => '{\"h\": \"1\"}', dedup_key => 'd1')");
+        for _ in 0..3 {
+            publish("lst");
+        }
+        poll_one("lst"); // PROCESSING
+        let (done, lease) = poll_one("lst");
+        run(&format!("SELECT mq_complete({done}, '{lease}')"));
+        run("SELECT mq_publish('lst', '{}', max_retries => 0, priority => 9)");
+        let (failed, lease) = poll_one("lst");
+        run(&format!("SELECT mq_fail({failed}, 'broken', '{lease}')"));
+        run("UPDATE mq.messages SET status = 'EXPIRED' WHERE id = (SELECT max(id) FROM mq.messages \
+             WHERE topic = 'lst' AND status = 'PENDING' AND ordering_key IS NULL)");
+        // deliveries to a group, one of them scheduled
+        run("SELECT mq_subscribe('lst-group', 'lst')");
+        run("SELECT mq_publish('lst', '{}', headers => '{\"h\": \"1\"}', dedup_key => 'd2')");
+        run("SELECT mq_publish('lst', '{}', delay => '1 hour')");
+        publish("lst");
+        let statuses: Vec<String> = one::<Vec<String>>(
+            "SELECT array_agg(DISTINCT status) FROM mq.messages WHERE topic = 'lst'",
+        );
+        assert_eq!(statuses.len(), 7, "{statuses:?}");
+        let trace = one::<String>(
+            "SELECT trace_id::text FROM mq.messages WHERE topic = 'lst' AND status = 'WAITING'",
+        );
+        let filters = [
+            ("", "true".to_owned()),
+            (", ordering_key => 'k'", "m.ordering_key = 'k'".to_owned()),
+            (
+                ", headers => '{\"h\": \"1\"}'",
+                "coalesce(m.headers, (SELECT p.headers FROM mq.payloads p WHERE p.id = m.payload_id)) @> '{\"h\": \"1\"}'"
+                    .to_owned(),
+            ),
+            (
+                ", dedup_key => 'd1'",
+                "m.id IN (SELECT message_id FROM mq.dedup_keys WHERE dedup_key = 'd1')".to_owned(),
+            ),
+            (
+                ", dedup_key => 'd2'",
+                "m.payload_id IN (SELECT message_id FROM mq.dedup_keys WHERE dedup_key = 'd2')"
+                    .to_owned(),
+            ),
+            (&*format!(", trace_id => '{trace}'"), format!("m.trace_id = '{trace}'")),
+        ];
+        let mut seen = 0;
+        for status in [
+            None,
+            Some("WAITING"),
+            Some("SCHEDULED"),
+            Some("PENDING"),
+            Some("PROCESSING"),
+            Some("COMPLETED"),
+            Some("FAILED"),
+            Some("EXPIRED"),
+        ] {
+            let (arg, cond) = match status {
+                None => ("NULL".to_owned(), "true".to_owned()),
+                Some(s) => (format!("'{s}'"), format!("m.status = '{s}'")),
+            };
+            for (filter_arg, filter_cond) in &filters {
+                for size in 1..=3 {
+                    for page in 1..=4 {
+                        let got = one::<Vec<i64>>(&format!(
+                            "SELECT coalesce(array_agg(id), '{{}}') FROM mq_messages('lst', {arg}{filter_arg}, \
+                             page => {page}, page_size => {size})"
+                        ));
+                        let want = one::<Vec<i64>>(&format!(
+                            "SELECT coalesce(array_agg(id), '{{}}') FROM (SELECT m.id FROM mq.messages m \
+                             WHERE m.topic = 'lst' AND {cond} AND {filter_cond} \
+                             ORDER BY m.id DESC LIMIT {size} OFFSET {}) q",
+                            (page - 1) * size
+                        ));
+                        assert_eq!(got, want, "status {arg}{filter_arg}, page {page} of {size}");
+                        seen += got.len();
+                    }
+                }
+            }
+        }
+        assert!(seen > 100, "{seen}");
+        // Without a topic: every topic's; a dedup key is the topic's own.
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_messages(dedup_key => 'd1')"),
+            2
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM mq_messages(headers => '{\"h\": \"1\"}', page_size => 100)"),
+            one::<i64>("SELECT count(*) FROM mq.messages m WHERE coalesce(m.headers, \
+                        (SELECT p.headers FROM mq.payloads p WHERE p.id = m.payload_id)) @> '{\"h\": \"1\"}'")
+        );
+        assert_rejected(
+            "SELECT * FROM mq_messages('lst', headers => '[1]')",
+            "22023",
+            "\"headers\"",
+        );
+    }
+
     #[pg_test]
     fn listings_filter_and_page() {
         let ids: Vec<i64> = (0..5).map(|_| publish("list")).collect();

@@ -435,6 +435,35 @@ fn healthz_and_api_authentication(cluster: &Cluster) {
     let r = get(&admin, "/api/charts?window=1h", Some(TOKEN));
     assert_eq!(r.status, 200, "{}", r.body);
 
+    // The message list's filters by header, ordering key and dedup key reach mq_messages.
+    let tagged: i64 = client
+        .query_one(
+            "SELECT mq_publish('api.orders', '{}', headers => '{\"tenant\": \"acme\"}', \
+                               ordering_key => 'k9', dedup_key => 'order-9')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    for filter in [
+        "header=tenant%3Dacme",
+        "ordering_key=k9",
+        "dedup_key=order-9",
+    ] {
+        let r = get(
+            &admin,
+            &format!("/api/topics/api.orders?{filter}"),
+            Some(TOKEN),
+        );
+        assert_eq!(r.status, 200, "{filter}: {}", r.body);
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        let ids: Vec<i64> = body["messages"]["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{filter}: no messages in {body}"))
+            .iter()
+            .map(|m| m["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [tagged], "{filter}: {body}");
+    }
     let page = get(&admin, "/topics/api.orders", Some(TOKEN));
     assert_eq!(page.status, 200, "{}", page.body);
     for header in [
